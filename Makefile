@@ -1,0 +1,38 @@
+# The two set-up commands are `make demo` and `make test`; everything else is a step of theirs.
+SHELL := /bin/bash
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.collections
+export ANSIBLE_ROLES_PATH := $(CURDIR)/roles
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+RK_CACHE ?= $(HOME)/.cache/redundant-kube
+export RK_CACHE
+
+.PHONY: demo test setup system-packages python control-plane lint test-unit test-integration test-molecule test-vm sanity build-collection
+
+setup: system-packages python
+
+system-packages:
+	@scripts/setup-system.sh
+
+python:
+	@scripts/setup-python.sh
+
+control-plane: setup
+	@tests/cluster/build-binaries.sh >/dev/null
+
+lint: python
+	ruff check . && ruff format --check .
+
+test: setup control-plane
+	@scripts/run-tests.sh
+
+test-unit: python
+	@scripts/run-tests.sh unit
+
+test-integration: setup control-plane
+	@scripts/run-tests.sh integration
+
+test-molecule: setup
+	@scripts/run-tests.sh molecule
+
+demo: setup control-plane
+	@scripts/demo.sh
