@@ -1,0 +1,33 @@
+"""The Ansible side of the collection's Kubernetes modules: connection options, one-line failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.redundant.kube.plugins.module_utils.kube.client import (
+    KubeError,
+    api_client_from_params,
+    connection_argument_spec,
+)
+from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
+
+
+def kube_module(argument_spec: dict[str, Any], **kwargs: Any) -> AnsibleModule:
+    """An AnsibleModule with the shared connection options added to argument_spec."""
+    spec = dict(connection_argument_spec())
+    spec.update(argument_spec)
+    kwargs.setdefault("supports_check_mode", True)
+    return AnsibleModule(argument_spec=spec, **kwargs)
+
+
+def run_kube_module(module: AnsibleModule, body: Callable[[Resources], dict[str, Any]]) -> None:
+    """Connect, run body, exit with its result; any KubeError becomes one fail_json line."""
+    try:
+        resources = Resources(api_client_from_params(module.params))
+        result = body(resources)
+    except KubeError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(**result)

@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""The local control plane: real etcd, kube-apiserver, kube-controller-manager and kube-scheduler built
+from the upstream Go modules, with kubelets simulated by kwok (pods become Running without containers).
+
+    local_cluster.py start [--name NAME] [--nodes N]   prints the kubeconfig path
+    local_cluster.py stop  [--name NAME]
+    local_cluster.py kubeconfig [--name NAME]
+
+Used by `make demo` and by the pytest fixture in tests/integration/conftest.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CACHE = Path(os.environ.get("RK_CACHE", Path.home() / ".cache" / "redundant-kube"))
+KWOK_WORKDIR = CACHE / "kwok"
+STORAGE_CLASSES = ("standard", "replicated", "local-path")
+VOLUMES_PER_CLASS = 40
+ZONES = ("zone-a", "zone-b", "zone-c")
+
+
+def versions() -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in (HERE / "versions.env").read_text().splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs if not k.startswith("#")}
+
+
+def binaries() -> Path:
+    """Build (once) and return the directory with the pinned binaries."""
+    out = subprocess.run(
+        [str(HERE / "build-binaries.sh")], check=True, stdout=subprocess.PIPE, text=True
+    ).stdout.strip()
+    return Path(out.splitlines()[-1])
+
+
+def kwok_env() -> dict[str, str]:
+    env = dict(os.environ, KWOK_WORKDIR=str(KWOK_WORKDIR))
+    # kwokctl must never try to download: every binary is given explicitly, offline is the truth here.
+    env.pop("KUBECONFIG", None)
+    return env
+
+
+def config_yaml(bindir: Path) -> str:
+    v = versions()
+    options = {
+        "runtime": "binary",
+        "kubeVersion": v["KUBE_VERSION"],
+        "etcdVersion": v["ETCD_VERSION"].lstrip("v"),
+        "kwokVersion": v["KWOK_VERSION"],
+        "bindAddress": "127.0.0.1",
+        "kubeAdmission": True,
+        "kubeAuthorization": True,
+        "kubeApiserverBinary": str(bindir / "kube-apiserver"),
+        "kubeControllerManagerBinary": str(bindir / "kube-controller-manager"),
+        "kubeSchedulerBinary": str(bindir / "kube-scheduler"),
+        "kubectlBinary": str(bindir / "kubectl"),
+        "etcdBinary": str(bindir / "etcd"),
+        "kwokControllerBinary": str(bindir / "kwok"),
+        # Short node-loss detection, so node-failure tests take seconds rather than minutes.
+        "kubeControllerManagerNodeMonitorPeriodMilliseconds": 1000,
+        "kubeControllerManagerNodeMonitorGracePeriodMilliseconds": 8000,
+        "nodeLeaseDurationSeconds": 4,
+        # kwokctl multiplies the three values above by this factor (default 5): keep them as written.
+        "heartbeatFactor": 1,
+    }
+    # JSON is YAML; kwokctl reads a multi-document YAML file.
+    return json.dumps(
+        {"kind": "KwokctlConfiguration", "apiVersion": "config.kwok.x-k8s.io/v1alpha1", "options": options}
+    )
+
+
+@dataclass
+class LocalCluster:
+    name: str
+    bindir: Path
+
+    @property
+    def kubeconfig(self) -> str:
+        return str(KWOK_WORKDIR / "clusters" / self.name / "kubeconfig.yaml")
+
+    @property
+    def kubectl(self) -> str:
+        return str(self.bindir / "kubectl")
+
+    def kubectl_run(
+        self, *args: str, stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [self.kubectl, "--kubeconfig", self.kubeconfig, *args],
+            input=stdin,
+            text=True,
+            capture_output=True,
+            check=check,
+        )
+
+    def exists(self) -> bool:
+        return Path(self.kubeconfig).is_file()
+
+    def is_running(self) -> bool:
+        return self.exists() and self.kubectl_run("get", "--raw", "/readyz", check=False).returncode == 0
+
+    def start(self, nodes: int = 3) -> LocalCluster:
+        if self.is_running():
+            return self
+        if self.exists():  # left from a stopped machine: start the processes again
+            run([str(self.bindir / "kwokctl"), "start", "cluster", "--name", self.name], env=kwok_env())
+        else:
+            config = KWOK_WORKDIR / f"{self.name}.config.yaml"
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(config_yaml(self.bindir))
+            run(
+                [
+                    str(self.bindir / "kwokctl"),
+                    "create",
+                    "cluster",
+                    "--name",
+                    self.name,
+                    "--config",
+                    str(config),
+                    "--wait",
+                    "2m",
+                    "--kubeconfig",
+                    "",
+                ],
+                env=kwok_env(),
+            )
+        self.wait_ready()
+        self.seed(nodes)
+        return self
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while self.kubectl_run("get", "--raw", "/readyz", check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"local cluster {self.name} did not become ready in {timeout}s")
+            time.sleep(0.3)
+
+    def seed(self, nodes: int) -> None:
+        """Simulated nodes, a default StorageClass and PersistentVolumes for claims to bind."""
+        self.kubectl_run(
+            "apply",
+            "--server-side",
+            "--field-manager=redundant-kube-tests",
+            "-f",
+            "-",
+            stdin=seed_manifests(nodes),
+        )
+        self.wait_nodes_ready([f"node-{i}" for i in range(1, nodes + 1)])
+
+    def wait_nodes_ready(self, names: list[str], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            out = self.kubectl_run("get", "nodes", "-o", "json").stdout
+            ready = {
+                n["metadata"]["name"]
+                for n in json.loads(out)["items"]
+                if any(
+                    c["type"] == "Ready" and c["status"] == "True" for c in n["status"].get("conditions", [])
+                )
+            }
+            if set(names) <= ready:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nodes not Ready after {timeout}s: {sorted(set(names) - ready)}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.exists() or (KWOK_WORKDIR / "clusters" / self.name).exists():
+            run(
+                [str(self.bindir / "kwokctl"), "delete", "cluster", "--name", self.name],
+                env=kwok_env(),
+                check=False,
+            )
+        shutil.rmtree(KWOK_WORKDIR / "clusters" / self.name, ignore_errors=True)
+        (KWOK_WORKDIR / f"{self.name}.config.yaml").unlink(missing_ok=True)
+
+
+def node_manifest(index: int) -> dict:
+    name = f"node-{index}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "topology.kubernetes.io/zone": ZONES[(index - 1) % len(ZONES)],
+                "type": "kwok",
+            },
+        },
+        "spec": {},
+        "status": {
+            "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+            "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+            "nodeInfo": {"kubeletVersion": "fake", "operatingSystem": "linux", "architecture": "amd64"},
+        },
+    }
+
+
+def seed_manifests(nodes: int) -> str:
+    docs: list[dict] = [node_manifest(i) for i in range(1, nodes + 1)]
+    for cls in STORAGE_CLASSES:
+        docs.append(
+            {
+                "apiVersion": "storage.k8s.io/v1",
+                "kind": "StorageClass",
+                "metadata": {
+                    "name": cls,
+                    "annotations": {
+                        "storageclass.kubernetes.io/is-default-class": str(cls == "standard").lower()
+                    },
+                },
+                "provisioner": "kubernetes.io/no-provisioner",
+                "volumeBindingMode": "WaitForFirstConsumer",
+                "allowVolumeExpansion": True,
+            }
+        )
+        for i in range(1, VOLUMES_PER_CLASS + 1):
+            docs.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolume",
+                    "metadata": {"name": f"pv-{cls}-{i:03d}", "labels": {"redundant.kube/test-volume": cls}},
+                    "spec": {
+                        "capacity": {"storage": "100Gi"},
+                        "accessModes": ["ReadWriteOnce", "ReadWriteMany", "ReadOnlyMany"],
+                        "persistentVolumeReclaimPolicy": "Retain",
+                        "storageClassName": cls,
+                        # Not node-bound, like a replicated volume: any node can mount it.
+                        "hostPath": {"path": f"/var/lib/redundant-kube-test/{cls}/{i}"},
+                    },
+                }
+            )
+    return "\n---\n".join(json.dumps(d) for d in docs)
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None, check: bool = True) -> None:
+    result = subprocess.run(cmd, env=env, text=True, capture_output=True)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["start", "stop", "kubeconfig"])
+    parser.add_argument("--name", default="redundant-kube")
+    parser.add_argument("--nodes", type=int, default=3)
+    args = parser.parse_args(argv)
+    cluster = LocalCluster(args.name, binaries())
+    if args.action == "start":
+        cluster.start(args.nodes)
+    elif args.action == "stop":
+        cluster.stop()
+        return 0
+    print(cluster.kubeconfig)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
