@@ -11,6 +11,7 @@ Topologies:
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
 import re
 from dataclasses import dataclass
@@ -29,6 +30,11 @@ LABEL_SIDE = "redundant.kube/side"
 LABEL_WORKLOAD_KIND = "redundant.kube/workload-kind"
 LABEL_ROLE = "redundant.kube/role"
 LABEL_INSTANCE_NUMBER = "redundant.kube/instance-number"
+# On every Deployment/StatefulSet (not on pods, so they never restart pods): what app_info and the
+# license module need to know about the app without its spec.
+ANNOTATION_TOPOLOGY = "redundant.kube/topology"
+ANNOTATION_TOPOLOGY_KEY = "redundant.kube/topology-key"
+ANNOTATION_ACTIVE_PROBE = "redundant.kube/active-probe"
 HOSTNAME_KEY = "kubernetes.io/hostname"
 POD_NAME_ENV = "REDUNDANT_KUBE_POD_NAME"
 SIDE_NAMES = {"a": "A", "b": "B"}
@@ -482,11 +488,39 @@ class _PodBuilder:
         return {"metadata": metadata, "spec": pod}
 
 
+def _workload_annotations(spec: AppSpec, wl: Workload) -> dict[str, str]:
+    annotations = {ANNOTATION_TOPOLOGY: spec.topology, ANNOTATION_TOPOLOGY_KEY: spec.topology_key}
+    if spec.active_probe and wl.kind == "server":
+        probe = spec.active_probe
+        annotations[ANNOTATION_ACTIVE_PROBE] = json.dumps(
+            {
+                "type": probe.type,
+                "key": probe.key,
+                "value": probe.value,
+                "command": list(probe.command),
+                "path": probe.path,
+                "port": probe.port,
+                "scheme": probe.scheme,
+            },
+            sort_keys=True,
+        )
+    return annotations
+
+
 def _workload_object(spec: AppSpec, wl: Workload, template: dict[str, Any]) -> dict[str, Any]:
-    labels = {LABEL_COMPONENT: wl.name, **({LABEL_SIDE: wl.side} if wl.side else {})}
+    labels = {
+        LABEL_COMPONENT: wl.name,
+        LABEL_WORKLOAD_KIND: wl.kind,
+        **({LABEL_SIDE: wl.side} if wl.side else {}),
+    }
     name = object_name(spec, wl.name, wl.side)
+    kind = "StatefulSet" if spec.topology == "cluster" else "Deployment"
+    obj = _meta(spec, kind, name, labels)
+    obj["metadata"]["annotations"] = {
+        **obj["metadata"].get("annotations", {}),
+        **_workload_annotations(spec, wl),
+    }
     if spec.topology == "cluster":
-        obj = _meta(spec, "StatefulSet", name, labels)
         body: dict[str, Any] = {
             "replicas": spec.replicas,
             "serviceName": headless_service_name(spec),
@@ -506,7 +540,6 @@ def _workload_object(spec: AppSpec, wl: Workload, template: dict[str, Any]) -> d
             body["volumeClaimTemplates"] = templates
         obj["spec"] = body
         return obj
-    obj = _meta(spec, "Deployment", name, labels)
     obj["spec"] = {
         "replicas": 1,
         # Never two copies of one side's process: the old pod goes before the new one starts.
