@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds the systemd test host image for the molecule scenarios: a Debian bookworm root file system
+# made by debootstrap, imported into podman with CMD /sbin/init. Cached twice: the image tag and the
+# rootfs tarball are keyed by a hash of this script, so editing the package list rebuilds both.
+# Prints the image reference on stdout; progress goes to stderr.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${RK_CACHE:-$HOME/.cache/redundant-kube}
+mirror=${RK_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
+
+# What a bare node has before our roles run: an init, Python for Ansible (python3-apt is what
+# ansible.builtin.apt needs), and the tools every Debian server has. Anything a role installs
+# (nfs-common, open-iscsi, systemd-resolved, kmod, ...) stays out, so converge proves the install.
+packages=systemd,systemd-sysv,dbus,python3,python3-apt,procps,iproute2
+suite=bookworm
+
+key=$(sha256sum "$0" | cut -c1-12)
+image=localhost/redundant-kube/${suite}-systemd:$key
+tarball=$cache/rootfs/${suite}-systemd-$key.tar
+
+if podman image exists "$image"; then
+  echo "$image"
+  exit 0
+fi
+
+if [ ! -s "$tarball" ]; then
+  command -v debootstrap >/dev/null || { echo "build-image: debootstrap is missing (scripts/setup-system.sh installs it)" >&2; exit 1; }
+  mkdir -p "$cache/rootfs" "$cache/debootstrap-debs"
+  root=$(mktemp -d "$cache/rootfs/build.XXXXXX")
+  trap 'rm -rf "$root"' EXIT
+  echo "[build-image] debootstrap $suite ($packages) from $mirror" >&2
+  debootstrap --variant=minbase --include="$packages" --cache-dir="$cache/debootstrap-debs" \
+    "$suite" "$root" "$mirror" >&2
+  # A container has no consoles or hardware clock to manage; these units only fail or wait there.
+  for unit in getty@tty1.service serial-getty@.service console-getty.service systemd-firstboot.service; do
+    ln -sfn /dev/null "$root/etc/systemd/system/$unit"
+  done
+  echo "redundant-kube-test" > "$root/etc/hostname"
+  : > "$root/etc/machine-id"
+  # The roles must refresh the package lists themselves, as on a freshly installed node.
+  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
+  echo "deb $mirror $suite main" > "$root/etc/apt/sources.list"
+  tar --numeric-owner -C "$root" -cf "$tarball.partial" .
+  mv "$tarball.partial" "$tarball"
+fi
+
+echo "[build-image] podman import $tarball as $image" >&2
+podman import --change 'CMD ["/sbin/init"]' --change 'ENV container=podman' \
+  --change 'STOPSIGNAL SIGRTMIN+3' "$tarball" "$image" >/dev/null
+echo "$image"
