@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 RK_CACHE ?= $(HOME)/.cache/redundant-kube
 export RK_CACHE
 
-.PHONY: demo test setup system-packages python control-plane lint test-unit test-integration test-molecule test-vm sanity build-collection
+.PHONY: demo demo-stop test setup system-packages python control-plane lint test-unit test-integration test-molecule test-vm sanity build-collection
 
 setup: system-packages python
 
@@ -36,3 +36,6 @@ test-molecule: setup
 
 demo: setup control-plane
 	@scripts/demo.sh
+
+demo-stop: python
+	@.venv/bin/python tests/cluster/local_cluster.py stop --name redundant-kube-demo

@@ -23,8 +23,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
+    description: Read-only; check mode runs the same reads.
 author:
-  - redundant.kube contributors
+  - redundant.kube contributors (@redundant-kube)
 """
 
 EXAMPLES = r"""

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The local control plane: real etcd, kube-apiserver, kube-controller-manager and kube-scheduler built
 from the upstream Go modules, with kubelets simulated by kwok (pods become Running without containers).
 
