@@ -194,8 +194,7 @@ def _config_maps(spec: AppSpec) -> list[dict[str, Any]]:
 
 
 def render_odbc_ini(spec: AppSpec) -> str:
-    """odbc.ini text: one section per DSN, keepalive defaults already merged in by the spec."""
-    assert spec.odbc is not None
+    """odbc.ini text: one section per DSN, keepalive defaults already merged in by the spec (odbc is set)."""
     sections = []
     for dsn, settings in spec.odbc.dsns:
         lines = [f"[{dsn}]"] + [f"{key} = {value}" for key, value in settings]
