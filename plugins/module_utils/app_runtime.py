@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 from ansible_collections.redundant.kube.plugins.module_utils.app_model.growth import plan_growth
 from ansible_collections.redundant.kube.plugins.module_utils.app_model.placement import (
+    is_ready,
+    live_pods,
     pending_hint,
     placement_problems,
     pod_summary,
@@ -24,6 +28,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.app_model.render im
     KIND_ORDER,
     LABEL_INSTANCE,
     LABEL_MANAGED_BY,
+    LABEL_WORKLOAD_KIND,
     MANAGED_BY,
     dump_yaml,
     external_key,
@@ -278,3 +283,49 @@ def report(
         result["active_pods"] = sorted(p["metadata"]["name"] for p in active)
         result["active_side"] = active_side(active) if result["topology"] == "pair" else None
     return result
+
+
+def call_probe(api_client: Any, namespace: str, timeout: float = 5) -> Callable[[dict, list], list]:
+    """active_probe of type exec/http: ask each Ready server pod; the ones that answer yes are active."""
+
+    def ask(pod: dict[str, Any], probe: dict[str, Any]) -> bool:
+        if probe["type"] == "http":
+            ip = pod.get("status", {}).get("podIP")
+            if not ip:
+                return False
+            url = f"{probe['scheme']}://{ip}:{probe['port']}{probe['path']}"
+            context = ssl._create_unverified_context() if probe["scheme"] == "https" else None
+            try:
+                with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
+                    return response.status == 200
+            except (OSError, ValueError):
+                return False
+        from kubernetes.client import CoreV1Api
+        from kubernetes.stream import stream
+
+        try:
+            session = stream(
+                CoreV1Api(api_client).connect_get_namespaced_pod_exec,
+                pod["metadata"]["name"],
+                namespace,
+                command=probe["command"],
+                stdout=True,
+                stderr=True,
+                stdin=False,
+                tty=False,
+                _preload_content=False,
+            )
+            session.run_forever(timeout=timeout)
+            return session.returncode == 0
+        except Exception:  # any failure to exec means "not shown to be active"
+            return False
+
+    def probe_all(probe: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        servers = [
+            p
+            for p in live_pods(pods)
+            if (p["metadata"].get("labels") or {}).get(LABEL_WORKLOAD_KIND) == "server" and is_ready(p)
+        ]
+        return [p for p in servers if ask(p, probe)]
+
+    return probe_all
