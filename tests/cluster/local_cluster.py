@@ -4,6 +4,7 @@ from the upstream Go modules, with kubelets simulated by kwok (pods become Runni
     local_cluster.py start [--name NAME] [--nodes N]   prints the kubeconfig path
     local_cluster.py stop  [--name NAME]
     local_cluster.py kubeconfig [--name NAME]
+    local_cluster.py lose-node|restore-node --node NODE [--name NAME]   stop/restart a simulated kubelet
 
 Used by `make demo` and by the pytest fixture in tests/integration/conftest.py.
 """
@@ -26,6 +27,10 @@ KWOK_WORKDIR = CACHE / "kwok"
 STORAGE_CLASSES = ("standard", "replicated", "local-path")
 VOLUMES_PER_CLASS = 40
 ZONES = ("zone-a", "zone-b", "zone-c")
+# kwok heartbeats only nodes with this label; setting it to "stopped" makes a node stop answering, as a
+# lost node does (the drill's lose_node). A label, not an annotation: kwok watches nodes with a server-side
+# label selector, so a node leaving the selection is released at once, lease included.
+SIMULATED_KUBELET_LABEL = "redundant-kube.test/simulated-kubelet"
 
 
 def versions() -> dict[str, str]:
@@ -71,9 +76,24 @@ def config_yaml(bindir: Path) -> str:
         # kwokctl multiplies the three values above by this factor (default 5): keep them as written.
         "heartbeatFactor": 1,
     }
+    # `override` replaces kwokctl's own --manage-all-nodes=true.
+    patches = [
+        {
+            "name": "kwok-controller",
+            "extraArgs": [
+                {"key": "manage-all-nodes", "value": "false", "override": True},
+                {"key": "manage-nodes-with-label-selector", "value": f"{SIMULATED_KUBELET_LABEL}=running"},
+            ],
+        }
+    ]
     # JSON is YAML; kwokctl reads a multi-document YAML file.
     return json.dumps(
-        {"kind": "KwokctlConfiguration", "apiVersion": "config.kwok.x-k8s.io/v1alpha1", "options": options}
+        {
+            "kind": "KwokctlConfiguration",
+            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+            "options": options,
+            "componentsPatches": patches,
+        }
     )
 
 
@@ -172,6 +192,12 @@ class LocalCluster:
                 raise RuntimeError(f"nodes not Ready after {timeout}s: {sorted(set(names) - ready)}")
             time.sleep(0.3)
 
+    def set_kubelet(self, node: str, running: bool) -> None:
+        """Stop or restart a node's simulated kubelet: stopped, it misses heartbeats and the node
+        lifecycle controller marks it NotReady and taints it unreachable, as for a lost machine."""
+        state = "running" if running else "stopped"
+        self.kubectl_run("label", "node", node, f"{SIMULATED_KUBELET_LABEL}={state}", "--overwrite")
+
     def stop(self) -> None:
         if self.exists() or (KWOK_WORKDIR / "clusters" / self.name).exists():
             run(
@@ -197,6 +223,7 @@ def node_manifest(index: int) -> dict:
                 "kubernetes.io/arch": "amd64",
                 "topology.kubernetes.io/zone": ZONES[(index - 1) % len(ZONES)],
                 "type": "kwok",
+                SIMULATED_KUBELET_LABEL: "running",
             },
         },
         "spec": {},
@@ -253,7 +280,8 @@ def run(cmd: list[str], env: dict[str, str] | None = None, check: bool = True) -
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["start", "stop", "kubeconfig"])
+    parser.add_argument("action", choices=["start", "stop", "kubeconfig", "lose-node", "restore-node"])
+    parser.add_argument("--node", help="node name for lose-node/restore-node")
     parser.add_argument("--name", default="redundant-kube")
     parser.add_argument("--nodes", type=int, default=3)
     args = parser.parse_args(argv)
@@ -262,6 +290,11 @@ def main(argv: list[str]) -> int:
         cluster.start(args.nodes)
     elif args.action == "stop":
         cluster.stop()
+        return 0
+    elif args.action in ("lose-node", "restore-node"):
+        if not args.node:
+            parser.error(f"{args.action} needs --node")
+        cluster.set_kubelet(args.node, running=args.action == "restore-node")
         return 0
     print(cluster.kubeconfig)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,21 @@ def test_module_connection_errors_are_one_line_without_traceback(kube_cluster, a
     assert "\n" not in result["msg"]
     assert "Traceback" not in run.stdout + run.stderr
     assert "module_stderr" not in result
+
+
+def test_lost_node_simulated_kubelet_is_marked_unreachable(make_cluster):
+    """The fixture's node loss: the real node lifecycle controller notices missing heartbeats."""
+    cluster = make_cluster(nodes=2)
+    res = Resources(api_client_from_settings(ConnectionSettings(kubeconfig=cluster.kubeconfig), environ={}))
+    cluster.set_kubelet("node-2", running=False)
+    deadline = time.monotonic() + 60
+    taints: list = []
+    while time.monotonic() < deadline and not taints:
+        node = res.get("v1", "Node", "node-2")
+        taints = [t for t in node["spec"].get("taints", []) if t["key"] == "node.kubernetes.io/unreachable"]
+        time.sleep(0.5)
+    assert {t["effect"] for t in taints} == {"NoSchedule", "NoExecute"}
+    ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "Unknown"
+    cluster.set_kubelet("node-2", running=True)
+    cluster.wait_nodes_ready(["node-2"])
