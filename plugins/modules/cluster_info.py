@@ -75,7 +75,10 @@ problems:
   elements: str
 """
 
-from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module import kube_module, run_kube_module
+from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module import (
+    kube_module,
+    run_kube_module,
+)
 from ansible_collections.redundant.kube.plugins.module_utils.kube.nodes import node_problems, node_summary
 
 
@@ -90,7 +93,8 @@ def main():
             (
                 c["metadata"]["name"]
                 for c in classes
-                if (c["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"
+                if (c["metadata"].get("annotations") or {}).get("storageclass.kubernetes.io/is-default-class")
+                == "true"
             ),
             None,
         )
@@ -104,7 +108,9 @@ def main():
             "problems": problems,
         }
         if problems:
-            module.fail_json(msg=f"{len(problems)} expected node(s) not ready: " + "; ".join(problems), **result)
+            module.fail_json(
+                msg=f"{len(problems)} expected node(s) not ready: " + "; ".join(problems), **result
+            )
         return result
 
     run_kube_module(module, report)
