@@ -30,14 +30,21 @@ if [ ! -s "$tarball" ]; then
   root=$(mktemp -d "$cache/rootfs/build.XXXXXX")
   trap 'rm -rf "$root"' EXIT
   echo "[build-image] debootstrap $suite ($packages) from $mirror" >&2
-  debootstrap --variant=minbase --include="$packages" --cache-dir="$cache/debootstrap-debs" \
-    "$suite" "$root" "$mirror" >&2
+  log=$cache/rootfs/debootstrap.log
+  if ! debootstrap --variant=minbase --include="$packages" --cache-dir="$cache/debootstrap-debs" \
+    "$suite" "$root" "$mirror" >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    echo "build-image: debootstrap failed, full log in $log" >&2
+    exit 1
+  fi
   # A container has no consoles or hardware clock to manage; these units only fail or wait there.
   for unit in getty@tty1.service serial-getty@.service console-getty.service systemd-firstboot.service; do
     ln -sfn /dev/null "$root/etc/systemd/system/$unit"
   done
   echo "redundant-kube-test" > "$root/etc/hostname"
   : > "$root/etc/machine-id"
+  # debootstrap copied this machine's resolver configuration; podman provides one at run time.
+  rm -f "$root/etc/resolv.conf"
   # The roles must refresh the package lists themselves, as on a freshly installed node.
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
   echo "deb $mirror $suite main" > "$root/etc/apt/sources.list"
@@ -46,6 +53,6 @@ if [ ! -s "$tarball" ]; then
 fi
 
 echo "[build-image] podman import $tarball as $image" >&2
-podman import --change 'CMD ["/sbin/init"]' --change 'ENV container=podman' \
+podman import --quiet --change 'CMD ["/sbin/init"]' --change 'ENV container=podman' \
   --change 'STOPSIGNAL SIGRTMIN+3' "$tarball" "$image" >/dev/null
 echo "$image"

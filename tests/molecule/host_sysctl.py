@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Save and restore the host's kernel parameters around the molecule scenarios.
+
+A privileged container shares the global kernel parameters with the host (kernel.core_pattern,
+fs.protected_*, ...): systemd-sysctl inside the test hosts and the core_pattern role change them.
+`save FILE` records every writable parameter; `restore FILE` writes back those that differ now.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+ROOT = "/proc/sys"
+# Counters and per-call values that change by themselves; never compared.
+VOLATILE = {"kernel/ns_last_pid", "kernel/random/uuid", "kernel/random/boot_id", "fs/binfmt_misc"}
+
+
+def writable_parameters() -> dict[str, str]:
+    values: dict[str, str] = {}
+    for directory, dirs, files in os.walk(ROOT):
+        rel_dir = os.path.relpath(directory, ROOT)
+        dirs[:] = [d for d in dirs if os.path.normpath(os.path.join(rel_dir, d)) not in VOLATILE]
+        for name in files:
+            path = os.path.join(directory, name)
+            rel = os.path.relpath(path, ROOT)
+            if rel in VOLATILE or not os.stat(path).st_mode & 0o200:
+                continue
+            try:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    values[rel] = handle.read()
+            except OSError:
+                continue  # write-only or refused to this reader
+    return values
+
+
+def restore(saved: dict[str, str]) -> int:
+    current = writable_parameters()
+    failures = 0
+    for rel, value in sorted(saved.items()):
+        if current.get(rel, value) == value:
+            continue
+        key = rel.replace("/", ".")
+        try:
+            with open(os.path.join(ROOT, rel), "w", encoding="utf-8") as handle:
+                handle.write(value)
+            print(f"host sysctl restored {key}: {current[rel].strip()!r} -> {value.strip()!r}")
+        except OSError as exc:
+            failures += 1
+            print(f"host sysctl could not restore {key} to {value.strip()!r}: {exc}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def main() -> int:
+    if len(sys.argv) != 3 or sys.argv[1] not in ("save", "restore"):
+        print("usage: host_sysctl.py save|restore FILE", file=sys.stderr)
+        return 2
+    action, state_file = sys.argv[1:]
+    if action == "save":
+        with open(state_file, "w", encoding="utf-8") as handle:
+            json.dump(writable_parameters(), handle)
+        return 0
+    with open(state_file, encoding="utf-8") as handle:
+        return restore(json.load(handle))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

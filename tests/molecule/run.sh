@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs the molecule scenarios of extensions/molecule (all, or those named as arguments) on the locally
+# built Debian bookworm systemd image: destroy, create, prepare, converge, idempotence, verify, destroy.
+# Prints one line per scenario with its result and time, the checks it skipped and why, and exits
+# non-zero when any scenario failed. Full logs: tests/output/molecule/<scenario>.log.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+export PATH="$root/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$root/.collections" ANSIBLE_ROLES_PATH="$root/roles"
+export CONTAINERS_CONF="$root/tests/molecule/containers.conf"
+export RK_CACHE=${RK_CACHE:-$HOME/.cache/redundant-kube}
+# Packages the roles install are downloaded once and shared by every scenario's container.
+export RK_APT_CACHE="$RK_CACHE/apt-archives"
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
+logs="$root/tests/output/molecule"
+mkdir -p "$logs" "$RK_APT_CACHE/partial"
+
+start=$(date +%s)
+if ! RK_MOLECULE_IMAGE=$(tests/molecule/build-image.sh 2>"$logs/build-image.log"); then
+  cat "$logs/build-image.log" >&2
+  echo "molecule: FAILED to build the test image (log: $logs/build-image.log)"
+  exit 1
+fi
+export RK_MOLECULE_IMAGE
+printf '%-14s %-7s %5ss  %s\n' image ok $(( $(date +%s) - start )) "$RK_MOLECULE_IMAGE"
+
+scenarios=("$@")
+if [ ${#scenarios[@]} -eq 0 ]; then
+  for f in extensions/molecule/*/molecule.yml; do scenarios+=("$(basename "$(dirname "$f")")"); done
+fi
+
+# The privileged test hosts share kernel.core_pattern, fs.protected_* and friends with this machine.
+sysctl_state=$(mktemp)
+python3 tests/molecule/host_sysctl.py save "$sysctl_state"
+trap 'python3 tests/molecule/host_sysctl.py restore "$sysctl_state"; rm -f "$sysctl_state"' EXIT
+
+failed=0
+for scenario in "${scenarios[@]}"; do
+  t0=$(date +%s)
+  log="$logs/$scenario.log"
+  if molecule test -s "$scenario" >"$log" 2>&1; then status=ok; else status=FAILED; failed=1; fi
+  printf '%-14s %-7s %5ss\n' "$scenario" "$status" $(( $(date +%s) - t0 ))
+  # Skips are printed by the playbooks as "SKIPPED <check>: <reason>"; repeat them here, once each.
+  grep -o '"msg": "SKIPPED[^"]*"' "$log" | sed 's/^"msg": "\(.*\)"$/    \1/' | sort -u
+  if [ "$status" = FAILED ]; then
+    grep -E 'fatal:|FAILED!|ERROR|CRITICAL' "$log" | tail -n 8 | sed 's/^/    /'
+    echo "    log: $log"
+  fi
+done
+echo "molecule: ${#scenarios[@]} scenarios, $(( $(date +%s) - start ))s in all"
+exit $failed
