@@ -83,7 +83,10 @@ def redundancy_reasons(
     summaries = [workload_summary(w) for w in workloads]
     if topology == "pair":
         for side in ("a", "b"):
-            down = [w for w in summaries if w["side"] == side and w["ready_replicas"] < w["replicas"]]
+            down = sorted(
+                (w for w in summaries if w["side"] == side and w["ready_replicas"] < w["replicas"]),
+                key=lambda w: (w["workload_kind"] != "server", w["name"]),
+            )
             if down:
                 names = ", ".join(f"{w['name']} {w['ready_replicas']}/{w['replicas']} ready" for w in down)
                 reasons.append(f"side {side.upper()} is down or degraded: {names}")

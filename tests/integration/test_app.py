@@ -1,0 +1,530 @@
+"""redundant.kube.app and app_info on the real control plane (real kube-apiserver, scheduler and controllers;
+kubelets simulated by kwok: pods become Running and Ready without containers). Tests whose assertions rely
+on pods being started by the simulated kubelets carry `simulated_kubelet` in their name.
+"""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from ansible_run import run_module
+
+from ansible_collections.redundant.kube.plugins.module_utils.digest import (
+    checksum_annotation_key,
+    content_digest,
+)
+from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
+
+CASES = Path(__file__).resolve().parents[1] / "unit" / "app_model" / "cases"
+SELECTOR = "app.kubernetes.io/instance={},app.kubernetes.io/managed-by=redundant.kube"
+APP_KINDS = [
+    ("v1", "ConfigMap"),
+    ("v1", "PersistentVolumeClaim"),
+    ("v1", "Service"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("networking.k8s.io/v1", "Ingress"),
+]
+
+
+def case(name: str, namespace: str, **changes) -> dict:
+    params = yaml.safe_load((CASES / f"{name}.yml").read_text())
+    params.update({"namespace": namespace, "wait_timeout": 90, **changes})
+    return params
+
+
+def app(cluster, args: dict, check: bool = False, diff: bool = False):
+    return run_module("app", {**args, "kubeconfig": cluster.kubeconfig}, check=check, diff=diff)
+
+
+def app_info(cluster, name: str, namespace: str) -> dict:
+    run = run_module("app_info", {"name": name, "namespace": namespace, "kubeconfig": cluster.kubeconfig})
+    assert not run.failed, run.result
+    return run.result
+
+
+def app_objects(resources: Resources, name: str, namespace: str) -> list[str]:
+    found = []
+    for api_version, kind in APP_KINDS:
+        for obj in resources.list(api_version, kind, namespace, label_selector=SELECTOR.format(name)):
+            found.append(f"{kind}/{obj['metadata']['name']}")
+    return sorted(found)
+
+
+def pods_by_deployment(resources: Resources, name: str, namespace: str) -> dict[str, list[dict]]:
+    """Live pods of the app, keyed by workload-side (e.g. server-a)."""
+    pods: dict[str, list[dict]] = {}
+    for pod in resources.list("v1", "Pod", namespace, label_selector=SELECTOR.format(name)):
+        if pod["metadata"].get("deletionTimestamp"):
+            continue
+        labels = pod["metadata"]["labels"]
+        key = labels["app.kubernetes.io/component"] + (
+            f"-{labels['redundant.kube/side']}" if "redundant.kube/side" in labels else ""
+        )
+        pods.setdefault(key, []).append(pod)
+    return pods
+
+
+def d2000_prerequisites(resources: Resources, namespace: str, license_text: str = "LICENCE-1") -> None:
+    """What the license module and the operator create before the app: license ConfigMap, DB Secret."""
+    resources.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "d2000-license", "namespace": namespace},
+            "data": {"LicenceRun.code": license_text},
+        }
+    )
+    resources.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "d2000-db", "namespace": namespace},
+            "type": "Opaque",
+            "data": {"PGPASSWORD": "c2VjcmV0"},
+        }
+    )
+
+
+def wait_until(predicate, timeout: float = 60, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+
+
+def assert_pair_placement(resources: Resources, name: str, namespace: str, workloads: list[str]) -> None:
+    pods = pods_by_deployment(resources, name, namespace)
+    node = {key: [p["spec"]["nodeName"] for p in value] for key, value in pods.items()}
+    assert len(node["server-a"]) == 1 and len(node["server-b"]) == 1
+    assert node["server-a"][0] != node["server-b"][0], node
+    for workload in workloads:
+        for side in ("a", "b"):
+            assert node[f"{workload}-{side}"] == node[f"server-{side}"], (workload, side, node)
+
+
+# -- pair --------------------------------------------------------------------------------------------
+def test_d2000_pair_simulated_kubelet_placement_idempotence_check_mode(kube_cluster, resources, namespace):
+    d2000_prerequisites(resources, namespace)
+    args = case("d2000_pair", namespace)
+
+    check = app(kube_cluster, args, check=True)
+    assert not check.failed, check.result
+    assert check.result["changed"] is True
+    assert app_objects(resources, "d2000", namespace) == [], "check mode wrote objects"
+
+    first = app(kube_cluster, args)
+    assert not first.failed, first.result
+    assert first.result["changed"] is True
+    assert {o["action"] for o in first.result["objects"] if o["kind"] != "Namespace"} == {"created"}
+    assert_pair_placement(resources, "d2000", namespace, ["clc", "evh", "eds", "kom", "arc"])
+    arc_b = pods_by_deployment(resources, "d2000", namespace)["arc-b"][0]["metadata"]["labels"]
+    assert arc_b["redundant.kube/role"] == "passive" and arc_b["redundant.kube/instance-number"] == "2"
+    assert len(first.result["pods"]) == 12
+    policy = resources.get("networking.k8s.io/v1", "NetworkPolicy", "d2000-egress", namespace)
+    assert {
+        "to": [{"ipBlock": {"cidr": "10.20.0.5/32"}}],
+        "ports": [{"protocol": "TCP", "port": 5432}],
+    } in policy["spec"]["egress"]
+    odbc = resources.get("v1", "ConfigMap", "d2000-odbc", namespace)["data"]["odbc.ini"]
+    assert odbc.count("KeepaliveInterval = 60") == 2
+
+    second = app(kube_cluster, args)
+    assert not second.failed, second.result
+    assert second.result["changed"] is False
+    assert {o["action"] for o in second.result["objects"]} == {"unchanged"}
+
+    # Check mode with a real change: reported with a diff, nothing written.
+    changed = copy.deepcopy(args)
+    changed["server"]["image"] = "registry.example/d2000/server:26.0.2"
+    before = resources.get("apps/v1", "Deployment", "d2000-server-a", namespace)
+    check = app(kube_cluster, changed, check=True, diff=True)
+    assert check.result["changed"] is True
+    assert (
+        "server:26.0.2" in check.result["diff"]["after"] and "server:26.0.1" in check.result["diff"]["before"]
+    )
+    after = resources.get("apps/v1", "Deployment", "d2000-server-a", namespace)
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def test_config_change_rolls_only_mounting_pods_simulated_kubelet(kube_cluster, resources, namespace):
+    d2000_prerequisites(resources, namespace)
+    args = case("d2000_pair", namespace)
+    assert not app(kube_cluster, args).failed
+    before = {
+        k: v[0]["metadata"]["uid"] for k, v in pods_by_deployment(resources, "d2000", namespace).items()
+    }
+
+    args["config_files"][2]["content"] = "application.name=renamed\n"  # mounted by server and arc only
+    run = app(kube_cluster, args)
+    assert not run.failed, run.result
+    updated = sorted(o["name"] for o in run.result["objects"] if o["action"] == "updated")
+    assert updated == [
+        "d2000-arc-a",
+        "d2000-arc-b",
+        "d2000-cfg-opt-d2000-app-demo-application-properties",
+        "d2000-server-a",
+        "d2000-server-b",
+    ]
+    after = {k: v[0]["metadata"]["uid"] for k, v in pods_by_deployment(resources, "d2000", namespace).items()}
+    rolled = sorted(k for k in before if before[k] != after[k])
+    assert rolled == ["arc-a", "arc-b", "server-a", "server-b"]
+
+
+def test_license_push_then_unchanged_app_run_restarts_nothing_simulated_kubelet(
+    kube_cluster, resources, namespace
+):
+    d2000_prerequisites(resources, namespace)
+    args = case("d2000_pair", namespace)
+    assert not app(kube_cluster, args).failed
+    # What the license module does: new content, then the shared checksum annotation on its consumers.
+    new = resources.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "d2000-license", "namespace": namespace},
+            "data": {"LicenceRun.code": "LICENCE-2"},
+        }
+    )
+    key = checksum_annotation_key("ConfigMap", "d2000-license")
+    for side in ("a", "b"):
+        resources.merge_patch(
+            "apps/v1",
+            "Deployment",
+            f"d2000-server-{side}",
+            namespace,
+            {"spec": {"template": {"metadata": {"annotations": {key: content_digest(new)}}}}},
+        )
+    wait_until(
+        lambda: (
+            all(len(p) == 1 for p in pods_by_deployment(resources, "d2000", namespace).values())
+            and not app(kube_cluster, {**args, "wait": False}, check=True).result["changed"]
+        ),
+        what="license rollout",
+    )
+    uids = {k: v[0]["metadata"]["uid"] for k, v in pods_by_deployment(resources, "d2000", namespace).items()}
+    run = app(kube_cluster, args)
+    assert not run.failed, run.result
+    assert run.result["changed"] is False
+    assert {
+        k: v[0]["metadata"]["uid"] for k, v in pods_by_deployment(resources, "d2000", namespace).items()
+    } == uids
+
+
+def test_removal_keeps_claims_unless_asked(kube_cluster, resources, namespace):
+    d2000_prerequisites(resources, namespace)
+    args = case("d2000_pair", namespace)
+    assert not app(kube_cluster, args).failed
+    absent = {"name": "d2000", "namespace": namespace, "state": "absent"}
+    check = app(kube_cluster, absent, check=True)
+    assert check.result["changed"] is True
+    assert len(app_objects(resources, "d2000", namespace)) > 2
+    run = app(kube_cluster, absent)
+    assert not run.failed, run.result
+    assert run.result["kept_volumes"] == ["d2000-log-a", "d2000-log-b"]
+    assert app_objects(resources, "d2000", namespace) == [
+        "PersistentVolumeClaim/d2000-log-a",
+        "PersistentVolumeClaim/d2000-log-b",
+    ]
+    assert resources.list("v1", "Pod", namespace, label_selector=SELECTOR.format("d2000")) == []
+    assert resources.get("v1", "ConfigMap", "d2000-license", namespace) is not None, (
+        "removed an object it does not own"
+    )
+    again = app(kube_cluster, {**absent, "delete_volumes": True})
+    assert again.result["changed"] is True
+    assert app_objects(resources, "d2000", namespace) == []
+    assert app(kube_cluster, {**absent, "delete_volumes": True}).result["changed"] is False
+
+
+def test_pair_on_one_node_fails_with_the_schedulers_reason(make_cluster):
+    single_node = make_cluster(nodes=1)
+    res = Resources_for(single_node)
+    res.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "scada"}})
+    d2000_prerequisites(res, "scada")
+    run = app(single_node, case("d2000_pair", "scada", wait_timeout=8))
+    assert run.failed
+    message = run.result["msg"]
+    assert "didn't match pod anti-affinity rules" in message, message
+    assert "need two nodes with different kubernetes.io/hostname" in message
+    assert "\n" not in message
+
+
+def Resources_for(cluster) -> Resources:
+    from ansible_collections.redundant.kube.plugins.module_utils.kube.client import (
+        ConnectionSettings,
+        api_client_from_settings,
+    )
+
+    return Resources(api_client_from_settings(ConnectionSettings(kubeconfig=cluster.kubeconfig)))
+
+
+# -- rejection: nothing of the run stays -------------------------------------------------------------
+def quota(resources: Resources, namespace: str, hard: dict) -> None:
+    wait_until(
+        lambda: resources.get("v1", "ConfigMap", "kube-root-ca.crt", namespace), what="kube-root-ca.crt"
+    )
+    resources.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "limit", "namespace": namespace},
+            "spec": {"hard": hard},
+        }
+    )
+    # Admission refuses everything until the quota controller has counted the namespace.
+    wait_until(
+        lambda: (
+            (resources.get("v1", "ResourceQuota", "limit", namespace) or {}).get("status", {}).get("used")
+        ),
+        what="quota usage",
+    )
+
+
+def test_object_rejected_by_dry_run_writes_nothing(kube_cluster, resources, namespace):
+    d2000_prerequisites(resources, namespace)
+    quota(resources, namespace, {"services": "0"})  # refuses even the dry-run of the first Service
+    run = app(kube_cluster, case("d2000_pair", namespace))
+    assert run.failed
+    assert "exceeded quota" in run.result["msg"]
+    assert app_objects(resources, "d2000", namespace) == []
+
+
+def test_object_rejected_partway_rolls_back_the_run(kube_cluster, resources, namespace):
+    d2000_prerequisites(resources, namespace)
+    # Each dry-run is checked against current usage alone, so all pass; the real writes then hit the limit
+    # at the third ConfigMap (the namespace already holds kube-root-ca.crt and the license).
+    quota(resources, namespace, {"configmaps": "4"})
+    run = app(kube_cluster, case("d2000_pair", namespace))
+    assert run.failed
+    assert "exceeded quota" in run.result["msg"] and "rolled back" in run.result["msg"], run.result["msg"]
+    assert app_objects(resources, "d2000", namespace) == []
+
+
+def test_rejected_in_new_namespace_removes_the_namespace(kube_cluster, resources):
+    args = case("iris_single", "rk-new-ns-rejected")
+    args["server"]["resources"] = {"requests": {"cpu": "1"}, "limits": {"cpu": "500m"}}  # limit < request
+    run = app(kube_cluster, args)
+    assert run.failed
+    assert "must be less than or equal to cpu limit" in run.result["msg"]
+    left = resources.get("v1", "Namespace", "rk-new-ns-rejected")
+    assert left is None or left["status"]["phase"] == "Terminating", "the namespace this run created stayed"
+
+
+# -- single ------------------------------------------------------------------------------------------
+def test_iris_single_simulated_kubelet_and_volume_growth_procedure(kube_cluster, resources, namespace):
+    args = case("iris_single", namespace)
+    args["volumes"][0]["storage_class"] = "replicated"
+    first = app(kube_cluster, args)
+    assert not first.failed, first.result
+    deployment = resources.get("apps/v1", "Deployment", "iris-iris", namespace)
+    assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    tolerations = deployment["spec"]["template"]["spec"]["tolerations"]
+    assert {t["key"]: t["tolerationSeconds"] for t in tolerations} == {
+        "node.kubernetes.io/not-ready": 30,
+        "node.kubernetes.io/unreachable": 30,
+    }
+    assert resources.get("v1", "PersistentVolumeClaim", "iris-sys", namespace)["status"]["phase"] == "Bound"
+    assert app(kube_cluster, args).result["changed"] is False
+
+    grown = copy.deepcopy(args)
+    grown["volumes"][0]["size"] = "12Gi"
+    check = app(kube_cluster, grown, check=True)
+    assert check.result["volume_growth"] == [
+        "would grow claim iris-sys from 10Gi to 12Gi with its workloads scaled to 0"
+    ]
+    assert (
+        resources.get("v1", "PersistentVolumeClaim", "iris-sys", namespace)["spec"]["resources"]["requests"][
+            "storage"
+        ]
+        == "10Gi"
+    )
+    run = app(kube_cluster, grown)
+    assert not run.failed, run.result
+    steps = run.result["volume_growth"]
+    assert steps[0] == "scaled Deployment iris-iris to 0"
+    assert steps[-1] == "scaled Deployment iris-iris back"
+    claim = resources.get("v1", "PersistentVolumeClaim", "iris-sys", namespace)
+    assert claim["spec"]["resources"]["requests"]["storage"] == "12Gi"
+    assert resources.get("apps/v1", "Deployment", "iris-iris", namespace)["status"]["readyReplicas"] == 1
+    assert app(kube_cluster, grown).result["changed"] is False
+
+    shrink = copy.deepcopy(args)
+    shrink["volumes"][0]["size"] = "5Gi"
+    run = app(kube_cluster, shrink)
+    assert run.failed
+    assert "claims cannot shrink: keep size at 12Gi or more" in run.result["msg"]
+
+
+# -- cluster -----------------------------------------------------------------------------------------
+def test_midpoint_cluster_simulated_kubelet_spread_nfs_keystore(kube_cluster, resources, namespace):
+    resources.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "mp-demo-keystore", "namespace": namespace},
+            "data": {"keystore.jceks": "AAAA", "keystore": "Y2hhbmdlaXQ="},
+        }
+    )
+    args = case("midpoint_cluster", namespace)
+    args["volumes"][0]["nfs"]["server"] = f"mp-demo-nfs.{namespace}.svc.cluster.local"
+    run = app(kube_cluster, args)
+    assert not run.failed, run.result
+    pods = resources.list("v1", "Pod", namespace, label_selector=SELECTOR.format("midpoint"))
+    assert sorted(p["metadata"]["name"] for p in pods) == [f"midpoint-midpoint-{i}" for i in range(3)]
+    assert len({p["spec"]["nodeName"] for p in pods}) == 3, "members not spread over the 3 nodes"
+    env = pods[0]["spec"]["containers"][0]["env"]
+    assert {
+        "name": "MEMBER_ID",
+        "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}},
+    } in env
+    volumes = {v["name"]: v for v in pods[0]["spec"]["volumes"]}
+    assert volumes["shared"]["nfs"]["server"] == f"mp-demo-nfs.{namespace}.svc.cluster.local"
+    assert volumes["rk-keystore"]["secret"]["secretName"] == "mp-demo-keystore"
+    assert resources.get("v1", "Service", "midpoint-members", namespace)["spec"]["clusterIP"] == "None"
+    assert resources.get("v1", "Service", "midpoint", namespace)["spec"]["sessionAffinity"] == "ClientIP"
+    assert app(kube_cluster, args).result["changed"] is False
+
+    info = app_info(kube_cluster, "midpoint", namespace)
+    assert info["redundant"] is True, info["reasons"]
+    one = app(kube_cluster, {**args, "replicas": 1})
+    assert not one.failed, one.result
+    info = app_info(kube_cluster, "midpoint", namespace)
+    assert info["redundant"] is False
+    assert "midpoint-midpoint has 1 member: a cluster of one is not redundant" in info["reasons"]
+
+
+def test_midpoint_cluster_nfs_server_as_single_app(kube_cluster, resources, namespace):
+    """The in-cluster NFS server of the midPoint seed, deployed itself as a `single` app."""
+    nfs = {
+        "name": "mp-demo-nfs",
+        "namespace": namespace,
+        "topology": "single",
+        "server": {
+            "name": "nfs",
+            "image": "registry.k8s.io/volume-nfs:0.8",
+            "privileged": True,
+            "ports": [
+                {"name": "nfs", "container_port": 2049},
+                {"name": "mountd", "container_port": 20048},
+                {"name": "rpcbind", "container_port": 111},
+            ],
+        },
+        "volumes": [{"name": "store", "mount_path": "/exports", "size": "256Mi"}],
+        "services": [
+            {
+                "ports": [
+                    {"name": "nfs", "port": 2049},
+                    {"name": "mountd", "port": 20048},
+                    {"name": "rpcbind", "port": 111},
+                ]
+            }
+        ],
+    }
+    run = app(kube_cluster, nfs)
+    assert not run.failed, run.result
+    assert resources.get("v1", "Service", "mp-demo-nfs", namespace)["spec"]["selector"] == {
+        "app.kubernetes.io/instance": "mp-demo-nfs",
+        "app.kubernetes.io/component": "nfs",
+    }
+
+
+# -- rendered ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["d2000_pair", "iris_single", "midpoint_cluster"])
+def test_rendered_output_passes_kubectl_server_side_dry_run(kube_cluster, namespace, tmp_path, name):
+    args = case(name, namespace, state="rendered", dest=str(tmp_path / "out"))
+    run = run_module("app", args)  # no kubeconfig: rendering needs no cluster
+    assert not run.failed, run.result
+    proc = subprocess.run(
+        [
+            kube_cluster.kubectl,
+            "--kubeconfig",
+            kube_cluster.kubeconfig,
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "-f",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("serverside-applied (server dry run)") == len(run.result["files"])
+
+
+# -- app_info ----------------------------------------------------------------------------------------
+def test_app_info_side_down_simulated_kubelet(kube_cluster, resources, namespace):
+    d2000_prerequisites(resources, namespace)
+    args = case("d2000_pair", namespace)
+    assert not app(kube_cluster, args).failed
+    info = app_info(kube_cluster, "d2000", namespace)
+    assert info["redundant"] is True, info["reasons"]
+    assert info["topology"] == "pair" and len(info["pods"]) == 12
+    assert {(p["workload"], p["side"]) for p in info["pods"]} >= {("server", "a"), ("arc", "b")}
+
+    # The application marks its HOT server; app_info reads it through the recorded active_probe.
+    server_a = pods_by_deployment(resources, "d2000", namespace)["server-a"][0]
+    resources.merge_patch(
+        "v1",
+        "Pod",
+        server_a["metadata"]["name"],
+        namespace,
+        {"metadata": {"labels": {"d2000.ipesoft.com/hot": "true"}}},
+    )
+    info = app_info(kube_cluster, "d2000", namespace)
+    assert info["active_side"] == "a"
+    assert info["active_pods"] == [server_a["metadata"]["name"]]
+
+    # Side B's pods deleted and kept from coming back: every node but A's cordoned.
+    node_a = server_a["spec"]["nodeName"]
+    nodes = [n["metadata"]["name"] for n in resources.list("v1", "Node")]
+    try:
+        for node in nodes:
+            if node != node_a:
+                resources.merge_patch("v1", "Node", node, None, {"spec": {"unschedulable": True}})
+        for pod in resources.list("v1", "Pod", namespace, label_selector="redundant.kube/side=b"):
+            resources.delete("v1", "Pod", pod["metadata"]["name"], namespace)
+        wait_until(lambda: not app_info(kube_cluster, "d2000", namespace)["redundant"], what="side B down")
+        info = app_info(kube_cluster, "d2000", namespace)
+        assert any(
+            r.startswith("side B is down or degraded: d2000-server-b 0/1 ready") for r in info["reasons"]
+        ), info["reasons"]
+        assert not any(r.startswith("side A") for r in info["reasons"]), info["reasons"]
+    finally:
+        for node in nodes:
+            resources.merge_patch("v1", "Node", node, None, {"spec": {"unschedulable": None}})
+
+
+def test_app_info_pdb_deleted(kube_cluster, resources, namespace):
+    d2000_prerequisites(resources, namespace)
+    assert not app(kube_cluster, case("d2000_pair", namespace)).failed
+    resources.delete("policy/v1", "PodDisruptionBudget", "d2000-server", namespace)
+    info = app_info(kube_cluster, "d2000", namespace)
+    assert info["redundant"] is False
+    assert info["reasons"] == ["PodDisruptionBudget missing: a node drain may take every server at once"]
+
+
+def test_app_info_unbound_claim(kube_cluster, resources, namespace):
+    args = case("iris_single", namespace, wait=False)
+    args["volumes"][0]["storage_class"] = "no-such-class"
+    assert not app(kube_cluster, args).failed
+    info = app_info(kube_cluster, "iris", namespace)
+    assert info["redundant"] is False
+    assert "PersistentVolumeClaim iris-sys is Pending (unbound)" in info["reasons"]
+    assert info["claims"][0]["phase"] == "Pending"
+
+
+def test_app_info_unknown_app(kube_cluster, namespace):
+    info = app_info(kube_cluster, "nothing-here", namespace)
+    assert info["exists"] is False and info["redundant"] is False
