@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import os
 import re
-import ssl
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from ansible.module_utils.urls import open_url
+
 from ansible_collections.redundant.kube.plugins.module_utils.app_model.growth import plan_growth
+from ansible_collections.redundant.kube.plugins.module_utils.app_model.manifest_yaml import (
+    dump_yaml,
+    manifest_files,
+)
 from ansible_collections.redundant.kube.plugins.module_utils.app_model.placement import (
     is_ready,
     live_pods,
@@ -30,9 +34,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.app_model.render im
     LABEL_MANAGED_BY,
     LABEL_WORKLOAD_KIND,
     MANAGED_BY,
-    dump_yaml,
     external_key,
-    manifest_files,
     render_app,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.app_model.spec import (
@@ -294,11 +296,11 @@ def call_probe(api_client: Any, namespace: str, timeout: float = 5) -> Callable[
             if not ip:
                 return False
             url = f"{probe['scheme']}://{ip}:{probe['port']}{probe['path']}"
-            context = ssl._create_unverified_context() if probe["scheme"] == "https" else None
             try:
-                with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
-                    return response.status == 200
-            except (OSError, ValueError):
+                # Pods serve self-signed certificates; the question is only "are you the active one?".
+                response = open_url(url, timeout=timeout, validate_certs=False)
+                return response.status == 200
+            except (OSError, ValueError):  # refused, timed out, or an HTTP error status
                 return False
         from kubernetes.client import CoreV1Api
         from kubernetes.stream import stream

@@ -604,9 +604,11 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
+    description: Can run in check mode and return changed status prediction without modifying target.
     details: Server dry-run of every object; reports what would change.
   diff_mode:
     support: full
+    description: Will return details on what has changed (or possibly needs changing in check mode).
     details: Before/after of changed objects, Secret data masked.
 notes:
   - Objects are found for removal by the labels C(app.kubernetes.io/managed-by=redundant.kube) and
@@ -616,7 +618,7 @@ notes:
 seealso:
   - module: redundant.kube.app_info
 author:
-  - redundant.kube contributors
+  - redundant.kube contributors (@redundant-kube)
 """
 
 EXAMPLES = r"""

@@ -30,10 +30,11 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
+    description: Reads only; returns the same in check mode.
 seealso:
   - module: redundant.kube.app
 author:
-  - redundant.kube contributors
+  - redundant.kube contributors (@redundant-kube)
 """
 
 EXAMPLES = r"""

@@ -137,23 +137,25 @@ _VOLUMES = {
 _EXTERNAL_MOUNT = {
     "type": "dict",
     "options": {
-        "secret": {"type": "str"},
+        "secret": {"type": "str", "no_log": False},
         "config_map": {"type": "str"},
         "mount_path": {"type": "str", "required": True},
-        "key": {"type": "str"},
+        "key": {"type": "str", "no_log": False},
         "workloads": _WORKLOADS,
     },
     "mutually_exclusive": [["secret", "config_map"]],
     "required_one_of": [["secret", "config_map"]],
 }
 
+# Options whose names look secret but hold only names of objects ("no_log": False tells Ansible so);
+# no option of this module carries a secret value itself.
 APP_ARGUMENT_SPEC: dict[str, Any] = {
     "name": {"type": "str", "required": True},
     "namespace": {"type": "str", "default": "default"},
     "state": {"type": "str", "choices": ["present", "absent", "rendered"], "default": "present"},
     "dest": {"type": "path"},
     "topology": {"type": "str", "choices": list(TOPOLOGIES)},
-    "topology_key": {"type": "str", "default": "kubernetes.io/hostname"},
+    "topology_key": {"type": "str", "default": "kubernetes.io/hostname", "no_log": False},
     "replicas": {"type": "int", "default": 3},
     "server": _SERVER,
     "companions": _COMPANION,
@@ -171,7 +173,7 @@ APP_ARGUMENT_SPEC: dict[str, Any] = {
         "type": "dict",
         "options": {
             "type": {"type": "str", "choices": ["label", "annotation", "exec", "http"], "required": True},
-            "key": {"type": "str", "default": "redundant.kube/active"},
+            "key": {"type": "str", "default": "redundant.kube/active", "no_log": False},
             "value": {"type": "str", "default": "true"},
             "command": {"type": "list", "elements": "str"},
             "path": {"type": "str", "default": "/"},
@@ -198,7 +200,7 @@ APP_ARGUMENT_SPEC: dict[str, Any] = {
             "workloads": _WORKLOADS,
         },
     },
-    "env_from_secrets": {"type": "list", "elements": "str", "default": []},
+    "env_from_secrets": {"type": "list", "elements": "str", "default": [], "no_log": False},
     "services": {
         "type": "list",
         "elements": "dict",
@@ -240,13 +242,13 @@ APP_ARGUMENT_SPEC: dict[str, Any] = {
             "dns": {"type": "bool", "default": True},
         },
     },
-    "keystore": _EXTERNAL_MOUNT,
+    "keystore": {**_EXTERNAL_MOUNT, "no_log": False},
     "license": _EXTERNAL_MOUNT,
     "node_selector": {"type": "dict", "default": {}},
     "tolerations": {"type": "list", "elements": "dict", "default": []},
     "failover_toleration_seconds": {"type": "int", "default": 30},
     "priority_class": {"type": "str"},
-    "image_pull_secrets": {"type": "list", "elements": "str", "default": []},
+    "image_pull_secrets": {"type": "list", "elements": "str", "default": [], "no_log": False},
     "labels": {"type": "dict", "default": {}},
     "annotations": {"type": "dict", "default": {}},
     "ingress": {
@@ -256,7 +258,7 @@ APP_ARGUMENT_SPEC: dict[str, Any] = {
             "paths": {"type": "list", "elements": "str", "default": ["/"]},
             "service": {"type": "str"},
             "port": {"type": "raw"},
-            "tls_secret": {"type": "str"},
+            "tls_secret": {"type": "str", "no_log": False},
             "class_name": {"type": "str"},
             "cookie_affinity": {"type": "bool", "default": False},
             "cookie_name": {"type": "str"},

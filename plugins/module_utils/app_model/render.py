@@ -17,8 +17,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from ..digest import checksum_annotation_key, content_digest
 from .spec import SERVER, AppSpec, Container, Probe, SpecError, Volume
 
@@ -704,35 +702,3 @@ def external_objects(spec: AppSpec) -> list[tuple[str, str]]:
     """(kind, name) of every Secret/ConfigMap the app uses but does not own: the module reads their digests."""
     found = [(m.kind, m.name) for m in spec.external_mounts] + [("Secret", s) for s in spec.env_from_secrets]
     return list(dict.fromkeys(found))
-
-
-class _Dumper(yaml.SafeDumper):
-    """Block style (|) for multi-line strings, so config files read as files in the manifests."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in text and not any(line != line.rstrip() for line in text.split("\n")) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
-
-
-def dump_yaml(obj: dict[str, Any]) -> str:
-    """One object as YAML, keys sorted: byte-stable for the same object."""
-    return yaml.dump(
-        obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=1000, allow_unicode=True
-    )
-
-
-def to_yaml(objects: list[dict[str, Any]]) -> str:
-    """Multi-document YAML, byte-stable for the same objects."""
-    return "".join("---\n" + dump_yaml(o) for o in objects)
-
-
-def manifest_files(objects: list[dict[str, Any]]) -> dict[str, str]:
-    """File name -> YAML for `state: rendered`; the numeric prefix keeps the apply order for `kubectl apply -f`."""
-    return {
-        f"{i:03d}-{o['kind'].lower()}-{o['metadata']['name']}.yaml": dump_yaml(o)
-        for i, o in enumerate(objects)
-    }

@@ -8,15 +8,17 @@ import pytest
 import yaml
 from app_cases import EXTERNAL_DIGESTS, check_golden, load_case
 
+from ansible_collections.redundant.kube.plugins.module_utils.app_model.manifest_yaml import (
+    manifest_files,
+    to_yaml,
+)
 from ansible_collections.redundant.kube.plugins.module_utils.app_model.render import (
     LABEL_INSTANCE,
     LABEL_MANAGED_BY,
     LABEL_ROLE,
     LABEL_SIDE,
     external_objects,
-    manifest_files,
     render_app,
-    to_yaml,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.app_model.spec import spec_from_user_params
 from ansible_collections.redundant.kube.plugins.module_utils.digest import (
