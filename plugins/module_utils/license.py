@@ -18,7 +18,6 @@ from typing import Any
 
 from .app_model.placement import is_ready, live_pods
 from .app_model.render import LABEL_SIDE, LABEL_WORKLOAD_KIND
-from .kube.waiter import rollout_progress
 
 # A ConfigMap or Secret holds at most 1 MiB in total (etcd's object limit).
 MAX_OBJECT_BYTES = 1024 * 1024
@@ -355,17 +354,9 @@ def rollout_order(consumers: list[Consumer], order: str, active: str | None) -> 
     )
 
 
-def sides_down(workloads: list[dict[str, Any]], side: str) -> list[str]:
-    """Workloads of the other sides that are not rolled out and Ready: restarting `side` now would leave
-    the application with no side up."""
-    down = []
-    for workload in workloads:
-        other = consumer(workload)
-        if other.side and other.side != side:
-            done, progress = rollout_progress(workload)
-            if not done:
-                down.append(f"{other.label}: {progress}")
-    return down
+def other_sides(workloads: list[dict[str, Any]], side: str) -> list[dict[str, Any]]:
+    """Workloads of the other sides: they must be Ready before `side` restarts, or no side would be up."""
+    return [w for w in workloads if (other := consumer(w).side) and other != side]
 
 
 def _ordinal(pod: dict[str, Any]) -> tuple[int, str]:

@@ -39,12 +39,12 @@ from ansible_collections.redundant.kube.plugins.module_utils.license import (
     failure_conditions,
     license_manifest,
     needs_restart,
+    other_sides,
     pod_restart_order,
     references,
     replacement_ready,
     rollout_order,
     sha256,
-    sides_down,
     stale_pods,
     template_annotation,
     template_restart_problem,
@@ -345,15 +345,18 @@ def push_license(
     side: object = ()  # no side started yet
     for c in plan:
         if c.side != side and c.side is not None:
-            fresh = [_get(resources, req.namespace, consumer(w)) for w in scope.workloads]
-            down = sides_down(fresh, c.side)
-            if down:
+            others = other_sides(
+                [_get(resources, req.namespace, consumer(w)) for w in scope.workloads], c.side
+            )
+            try:
+                wait_for_ready(resources, others, req.timeout)
+            except KubeError as exc:
                 untouched = ", ".join(x.label for x in plan[plan.index(c) :])
                 raise RolloutError(
-                    f"{req.ref} updated, then stopped before side {c.side.upper()}: another side is not Ready "
-                    f"({'; '.join(down)}), restarting now would leave no side up; not restarted: {untouched}",
+                    f"{req.ref} updated, then stopped before side {c.side.upper()}: restarting it would leave no "
+                    f"side up, the other side is not Ready ({exc}); not restarted: {untouched}",
                     result,
-                )
+                ) from None
         side = c.side
         workload = _get(resources, req.namespace, c)
         previous_annotation = template_annotation(workload, annotation_key)

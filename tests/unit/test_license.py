@@ -26,12 +26,12 @@ from ansible_collections.redundant.kube.plugins.module_utils.license import (
     license_manifest,
     license_payload,
     needs_restart,
+    other_sides,
     pod_restart_order,
     references,
     replacement_ready,
     rollout_order,
     side_order,
-    sides_down,
     stale_pods,
     stored_entry,
     template_restart_problem,
@@ -356,13 +356,10 @@ def test_rollout_order_without_sides_by_name():
     assert [c.name for c in rollout_order(consumers, "passive_first", None)] == ["ddb-ctl", "ddb-dn"]
 
 
-def test_sides_down_looks_at_the_other_sides_only():
-    up_a = workload("s-a", side="a")
-    down_b = workload("s-b", side="b")
-    down_b["status"]["readyReplicas"] = 0
-    assert sides_down([up_a, down_b], "b") == []
-    [reason] = sides_down([up_a, down_b], "a")
-    assert reason.startswith("Deployment s-b (side B): 0/1 ready")
+def test_other_sides():
+    a, b, single = workload("s-a", side="a"), workload("s-b", side="b"), workload("s")
+    assert other_sides([a, b, single], "b") == [a]
+    assert other_sides([a, b, single], "a") == [b]
 
 
 def test_pod_restart_order_highest_ordinal_first():
