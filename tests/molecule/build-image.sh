@@ -47,6 +47,8 @@ if [ ! -s "$tarball" ]; then
   rm -f "$root/etc/resolv.conf"
   # The roles must refresh the package lists themselves, as on a freshly installed node.
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
+  # ansible.builtin.apt's cache_valid_time falls back to this directory's age: make it stale.
+  touch -d @0 "$root/var/lib/apt/lists"
   echo "deb $mirror $suite main" > "$root/etc/apt/sources.list"
   tar --numeric-owner -C "$root" -cf "$tarball.partial" .
   mv "$tarball.partial" "$tarball"

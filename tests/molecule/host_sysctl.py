@@ -3,7 +3,9 @@
 
 A privileged container shares the global kernel parameters with the host (kernel.core_pattern,
 fs.protected_*, ...): systemd-sysctl inside the test hosts and the core_pattern role change them.
-`save FILE` records every writable parameter; `restore FILE` writes back those that differ now.
+`save FILE` records every writable parameter; `restore FILE` writes back the ones the test hosts
+change (TOUCHED) and only reports other differences, since other programs on this machine (a kubelet
+of another test, say) may change parameters while the scenarios run.
 """
 
 from __future__ import annotations
@@ -13,6 +15,19 @@ import os
 import sys
 
 ROOT = "/proc/sys"
+# What systemd-sysctl applies from the sysctl.d files in the test image and the packages the scenarios
+# install (99-protect-links.conf, 50-pid-max.conf, 50-coredump.conf), and what the core_pattern role sets.
+TOUCHED = {
+    "kernel/core_pattern",
+    "kernel/core_pipe_limit",
+    "kernel/core_uses_pid",
+    "fs/suid_dumpable",
+    "fs/protected_hardlinks",
+    "fs/protected_symlinks",
+    "fs/protected_regular",
+    "fs/protected_fifos",
+    "kernel/pid_max",
+}
 # Counters and per-call values that change by themselves; never compared.
 VOLATILE = {"kernel/ns_last_pid", "kernel/random/uuid", "kernel/random/boot_id", "fs/binfmt_misc"}
 
@@ -42,6 +57,11 @@ def restore(saved: dict[str, str]) -> int:
         if current.get(rel, value) == value:
             continue
         key = rel.replace("/", ".")
+        if rel not in TOUCHED:
+            print(
+                f"host sysctl {key} changed during the tests ({value.strip()!r} -> {current[rel].strip()!r}), left alone"
+            )
+            continue
         try:
             with open(os.path.join(ROOT, rel), "w", encoding="utf-8") as handle:
                 handle.write(value)

@@ -11,10 +11,12 @@ export ANSIBLE_COLLECTIONS_PATH="$root/.collections" ANSIBLE_ROLES_PATH="$root/r
 export CONTAINERS_CONF="$root/tests/molecule/containers.conf"
 export RK_CACHE=${RK_CACHE:-$HOME/.cache/redundant-kube}
 # Packages the roles install are downloaded once and shared by every scenario's container.
-export RK_APT_CACHE="$RK_CACHE/apt-archives"
+export RK_APT_CACHE="$RK_CACHE/apt"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
 logs="$root/tests/output/molecule"
-mkdir -p "$logs" "$RK_APT_CACHE/partial"
+mkdir -p "$logs" "$RK_APT_CACHE/archives/partial" "$RK_APT_CACHE/lists/partial"
+# A new, empty lists directory must look stale, or cache_valid_time would skip the first apt-get update.
+ls "$RK_APT_CACHE"/lists/*_Packages* >/dev/null 2>&1 || touch -d @0 "$RK_APT_CACHE/lists"
 
 start=$(date +%s)
 if ! RK_MOLECULE_IMAGE=$(tests/molecule/build-image.sh 2>"$logs/build-image.log"); then
