@@ -16,7 +16,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.app_model.status im
     active_by_metadata,
     app_topology,
 )
-from ansible_collections.redundant.kube.plugins.module_utils.app_runtime import app_selector
+from ansible_collections.redundant.kube.plugins.module_utils.app_runtime import app_selector, call_probe
 from ansible_collections.redundant.kube.plugins.module_utils.digest import (
     checksum_annotation_key,
     content_digest,
@@ -131,23 +131,24 @@ def find_active_side(
     if probe is None:
         raise KubeError(
             f"order: passive_first needs an active_probe to find the active side, and {what} records none: "
-            "set active_probe (label or annotation) on the app, or order: a_first / b_first"
-        )
-    if probe["type"] not in ("label", "annotation"):
-        raise KubeError(
-            f"order: passive_first reads an active_probe of type label or annotation; {what} uses "
-            f"{probe['type']}: set order: a_first or b_first"
+            "set active_probe on the app, or order: a_first / b_first"
         )
     pods = resources.list("v1", "Pod", req.namespace, label_selector=scope.pod_selector)
-    active = active_sides(active_by_metadata(pods, probe))
-    marker = f"{probe['type']} {probe['key']}={probe['value']}"
+    if probe["type"] in ("label", "annotation"):
+        marked = active_by_metadata(pods, probe)
+        marker = f"their server carries {probe['type']} {probe['key']}={probe['value']}"
+    else:
+        # exec/http: the app module's own probe call, asked of each Ready server pod.
+        marked = call_probe(resources.api_client, req.namespace)(probe, pods)
+        marker = f"their server answers the {probe['type']} active_probe"
+    active = active_sides(marked)
     if len(active) > 1:
         raise KubeError(
-            f"order: passive_first: both sides mark their server active ({marker}); resolve that before "
-            "pushing a license, or set order: a_first / b_first"
+            f"order: passive_first: both sides are active ({marker}); resolve that before pushing a "
+            "license, or set order: a_first / b_first"
         )
     if not active:
-        return None, [f"no Ready server pod carries {marker}: no side is active, restarting side A first"]
+        return None, [f"no side is active (none where {marker}): restarting side A first"]
     return active.pop(), []
 
 

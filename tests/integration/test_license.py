@@ -473,16 +473,15 @@ def ddb_cluster(namespace: str, replicas: int = 3) -> list[dict[str, Any]]:
 
 
 def ddb_args(kubeconfig: str, namespace: str, content: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "kubeconfig": kubeconfig,
-        "name": "ddb-test1",
-        "namespace": namespace,
-        "key": "license.lic",
-        "content": content,
-        "consumers": {"selector": "app=ddb-test1"},
-        "wait_timeout": 60,
+    return push_args(
+        kubeconfig,
+        namespace,
+        content,
+        name="ddb-test1",
+        key="license.lic",
+        consumers={"selector": "app=ddb-test1"},
         **extra,
-    }
+    )
 
 
 def test_push_to_workloads_selected_by_labels_deletes_pods_one_at_a_time(
@@ -674,3 +673,63 @@ def test_playbook_pushes_from_extra_vars_and_lists_missing_ones(
         "LicenceRun.code": "LIC-FROM-FILE\n"
     }
     assert "restarted: d2k-server-b, d2k-clc-b, d2k-server-a, d2k-clc-a" in done.stdout
+
+
+def test_active_side_is_settled_before_anything_is_written(
+    kube_cluster, resources: Resources, namespace: str
+):
+    kubeconfig = kube_cluster.kubeconfig
+    deploy_pair(kubeconfig, namespace)
+    for side in ("a", "b"):  # split brain: both servers say they are HOT
+        name = server_pod(resources, namespace, side)["metadata"]["name"]
+        resources.merge_patch("v1", "Pod", name, namespace, {"metadata": {"labels": {HOT: "true"}}})
+    uids = pod_uids(resources, namespace)
+
+    both = run_module("license", push_args(kubeconfig, namespace, "LIC-2"))
+
+    assert both.failed
+    assert both.result["msg"].startswith("order: passive_first: both sides are active")
+    assert resources.get("v1", "ConfigMap", "d2k-license", namespace)["data"] == {"LicenceRun.code": "LIC-1"}
+    assert pod_uids(resources, namespace) == uids
+
+    for side in ("a", "b"):
+        name = server_pod(resources, namespace, side)["metadata"]["name"]
+        resources.merge_patch("v1", "Pod", name, namespace, {"metadata": {"labels": {HOT: None}}})
+    none = ok(run_module("license", push_args(kubeconfig, namespace, "LIC-2")))
+    assert none["active_side"] is None
+    assert any("no side is active" in w for w in none["warnings"])
+    assert [r["side"] for r in none["restarted"]] == ["a", "a", "b", "b"]
+
+
+def test_side_not_ready_blocks_restart_of_the_other_side_simulated_kubelet(
+    kube_cluster, resources: Resources, namespace: str
+):
+    kubeconfig = kube_cluster.kubeconfig
+    deploy_pair(kubeconfig, namespace)
+    # The kubelet of side A reports its server not Ready (kwok leaves a Running pod's status alone).
+    pod = server_pod(resources, namespace, "a")
+    path = f"/api/v1/namespaces/{namespace}/pods/{pod['metadata']['name']}/status"
+    conditions = [
+        {**c, "status": "False"} if c["type"] in ("Ready", "ContainersReady") else c
+        for c in pod["status"]["conditions"]
+    ]
+    resources.request(
+        "PATCH",
+        path,
+        body={"status": {"conditions": conditions}},
+        content_type="application/merge-patch+json",
+    )
+    deadline = time.monotonic() + 30
+    while resources.get("apps/v1", "Deployment", f"{APP}-server-a", namespace)["status"].get("readyReplicas"):
+        assert time.monotonic() < deadline, "the Deployment never saw its pod not Ready"
+        time.sleep(0.2)
+    uids = pod_uids(resources, namespace)
+
+    run = run_module("license", push_args(kubeconfig, namespace, "LIC-2", order="b_first", wait_timeout=3))
+
+    assert run.failed
+    msg = run.result["msg"]
+    assert msg.startswith(f"ConfigMap {namespace}/d2k-license updated, then stopped before side B")
+    assert f"Deployment {namespace}/{APP}-server-a: 0/1 ready" in msg
+    assert pod_uids(resources, namespace) == uids  # nothing restarted
+    assert run.result["restarted"] == []
