@@ -356,14 +356,16 @@ def main():
     except LicenseError as exc:
         module.fail_json(msg=str(exc))
 
-    def push(resources):
-        try:
-            result = push_license(resources, request, module.check_mode, module._diff)
-        except RolloutError as exc:
-            module.fail_json(msg=str(exc), **exc.result)
+    def warned(result):
         for warning in result.pop("warnings"):
             module.warn(warning)
         return result
+
+    def push(resources):
+        try:
+            return warned(push_license(resources, request, module.check_mode, module._diff))
+        except RolloutError as exc:
+            module.fail_json(msg=str(exc), **warned(exc.result))
 
     run_kube_module(module, push)
 
