@@ -264,6 +264,37 @@ def roll_back(
     return f"rolled back: previous license restored in {req.ref}, restarted again and Ready: {names}"
 
 
+def plan_restarts(
+    resources: Resources,
+    req: LicenseRequest,
+    scope: Scope,
+    before: dict[str, Any] | None,
+    digest: str,
+    content_changed: bool,
+) -> tuple[list[Consumer], str | None, list[str]]:
+    """(consumers to restart in order, active side, warnings). Raises KubeError, before anything is
+    written, when the order cannot be settled or a workload would not restart one pod at a time."""
+    if req.restart != "rolling":
+        return [], None, []
+    annotation_key = checksum_annotation_key(req.kind, req.name)
+    live: dict[Consumer, dict[str, Any]] = {}
+    for workload in scope.consumers:
+        stale = (
+            []
+            if req.method == "template" or before is None
+            else stale_pods(_pods(resources, workload), before, resources.field_manager)
+        )
+        if needs_restart(workload, req.method, annotation_key, digest, content_changed, stale):
+            live[consumer(workload)] = workload
+    active, warnings = find_active_side(resources, req, scope, list(live))
+    plan = rollout_order(list(live), req.order, active)
+    if req.method == "template":
+        problems = [p for c in plan if (p := template_restart_problem(live[c]))]
+        if problems:
+            raise KubeError("restart_method: template: " + "; ".join(problems))
+    return plan, active, warnings
+
+
 def push_license(
     resources: Resources, req: LicenseRequest, check_mode: bool, want_diff: bool
 ) -> dict[str, Any]:
@@ -286,25 +317,7 @@ def push_license(
     digest = content_digest(after or {})
     content_changed = digest != previous_digest
 
-    plan: list[Consumer] = []
-    live: dict[Consumer, dict[str, Any]] = {}
-    active, warnings = None, []
-    if req.restart == "rolling":
-        for workload in scope.consumers:
-            stale = (
-                []
-                if req.method == "template" or before is None
-                else stale_pods(_pods(resources, workload), before, resources.field_manager)
-            )
-            if needs_restart(workload, req.method, annotation_key, digest, content_changed, stale):
-                live[consumer(workload)] = workload
-        plan = list(live)
-        active, warnings = find_active_side(resources, req, scope, plan)
-        plan = rollout_order(plan, req.order, active)
-        if req.method == "template":
-            problems = [p for c in plan if (p := template_restart_problem(live[c]))]
-            if problems:
-                raise KubeError("restart_method: template: " + "; ".join(problems))
+    plan, active, warnings = plan_restarts(resources, req, scope, before, digest, content_changed)
     result: dict[str, Any] = {
         "changed": content_changed or bool(plan),
         "license": {
@@ -352,10 +365,11 @@ def push_license(
             try:
                 wait_for_ready(resources, others, req.timeout)
             except KubeError as exc:
-                untouched = ", ".join(x.label for x in plan[plan.index(c) :])
+                result["not_restarted"] = [x.label for x in plan[plan.index(c) :]]
                 raise RolloutError(
-                    f"{req.ref} updated, then stopped before side {c.side.upper()}: restarting it would leave no "
-                    f"side up, the other side is not Ready ({exc}); not restarted: {untouched}",
+                    f"{req.ref} {planned.action}, then stopped before side {c.side.upper()}: restarting it would "
+                    f"leave no side up, the other side is not Ready ({exc}); not restarted: "
+                    + ", ".join(result["not_restarted"]),
                     result,
                 ) from None
         side = c.side
@@ -366,7 +380,7 @@ def push_license(
         except KubeError as exc:
             untouched = [x.label for x in plan[plan.index(c) + 1 :]]
             message = (
-                f"{req.ref} updated, then {c.label} did not become Ready after its restart: {exc}; stopped, "
+                f"{req.ref} {planned.action}, then {c.label} did not become Ready after its restart: {exc}; stopped, "
                 f"not restarted: {', '.join(untouched) or 'nothing else'}"
             )
             result["failed_workload"] = c.summary()
