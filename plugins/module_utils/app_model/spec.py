@@ -597,7 +597,7 @@ def _ingress(raw: dict[str, Any] | None, services: tuple[Service, ...], app: str
     )
 
 
-def _string_map(option: str, raw: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+def _string_map(raw: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), _text(v)) for k, v in (raw or {}).items())
 
 
@@ -755,7 +755,7 @@ def parse_spec(params: dict[str, Any]) -> AppSpec:
             )
         egress = Egress(tuple(rules), params["egress"]["dns"])
 
-    labels = _string_map("labels", params.get("labels"))
+    labels = _string_map(params.get("labels"))
     for key, _ in labels:
         if key.startswith(("app.kubernetes.io/", "redundant.kube/")):
             raise SpecError(
@@ -795,13 +795,13 @@ def parse_spec(params: dict[str, Any]) -> AppSpec:
         external_mounts=external,
         core_dumps=_core_dumps(params.get("core_dumps"), known),
         active_probe=active_probe,
-        node_selector=_string_map("node_selector", params.get("node_selector")),
+        node_selector=_string_map(params.get("node_selector")),
         tolerations=tuple(params.get("tolerations") or ()),
         failover_toleration_seconds=params["failover_toleration_seconds"],
         priority_class=params.get("priority_class"),
         image_pull_secrets=tuple(params.get("image_pull_secrets") or ()),
         labels=labels,
-        annotations=_string_map("annotations", params.get("annotations")),
+        annotations=_string_map(params.get("annotations")),
         ingress=_ingress(params.get("ingress"), services, name),
         member_id_env=params["member_id_env"],
         side_env=params["side_env"],
