@@ -49,9 +49,9 @@ for scenario in "${scenarios[@]}"; do
   if molecule test -s "$scenario" >"$log" 2>&1; then status=ok; else status=FAILED; failed=1; fi
   printf '%-14s %-7s %5ss\n' "$scenario" "$status" $(( $(date +%s) - t0 ))
   # Skips are printed by the playbooks as "SKIPPED <check>: <reason>"; repeat them here, once each.
-  grep -o '"msg": "SKIPPED[^"]*"' "$log" | sed 's/^"msg": "\(.*\)"$/    \1/' | sort -u
+  grep -a -o '"msg": "SKIPPED[^"]*"' "$log" | sed 's/^"msg": "\(.*\)"$/    \1/' | sort -u
   if [ "$status" = FAILED ]; then
-    grep -E 'fatal:|FAILED!|ERROR|CRITICAL' "$log" | tail -n 8 | sed 's/^/    /'
+    grep -a -E 'fatal:|FAILED!|ERROR|CRITICAL' "$log" | grep -v 'default/molecule.yml. glob failed' | tail -n 8 | sed 's/^/    /'
     echo "    log: $log"
   fi
 done
