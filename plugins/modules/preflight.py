@@ -70,11 +70,12 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Read-only; check mode runs the same checks.
   diff_mode:
     support: none
-    details: Nothing is changed, so there is nothing to diff.
+    description: Nothing is changed, so there is nothing to diff.
 author:
-  - redundant.kube developers
+  - redundant.kube contributors (@redundant-kube)
 """
 
 EXAMPLES = r"""

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Save and restore the host's kernel parameters around the molecule scenarios.
 
 A privileged container shares the global kernel parameters with the host (kernel.core_pattern,
