@@ -1,0 +1,565 @@
+"""The real-kernel test tier: the collection's roles on QEMU VMs, checked with real commands.
+
+    tests/vmlab/run.sh [SCENARIO ...]     (no argument: every scenario, in the order below)
+
+Two VMs share one lab for the whole run (booting is the dearest step under TCG): `vm1` plays the
+server side (iSCSI target, NFS server, first VRRP peer), `vm2` the client side. Every role is
+converged twice and the second run must change nothing. Prints one line per scenario with its
+result and time, then `vmlab: N passed, N failed, N skipped`; a scenario whose role does not exist
+yet is skipped with that reason. Figures (boot, VRRP gaps) go to the run directory's results.json.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from lab import (
+    CLUSTER_DNS_IP,
+    CLUSTER_DOMAIN,
+    HOST_IP,
+    MIRROR_PORT,
+    SERVICE_IP,
+    SITE_DOMAIN,
+    VIP,
+    Lab,
+    LabError,
+    sweep_dead_runs,
+)
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+PLAYBOOKS = HERE / "playbooks"
+CACHE = Path(os.environ.get("RK_CACHE", Path.home() / ".cache/redundant-kube")) / "vmlab"
+PLAYBOOK_TIMEOUT = 20 * 60
+CORE_PATTERN = "/var/lib/vmlab-cores/core.%e.%p"
+ISCSI_TARGET = "iqn.2024-01.example.vmlab:lun0"
+ISCSI_LUN_MIB = 64
+# Packages the test itself installs on a VM, besides those the roles name.
+TEST_PACKAGES = ["tgt"]
+# What a node prepared by node_prep (with core_pattern and the activated DNS phase) must pass.
+PREFLIGHT_ARGS = {
+    "packages": ["open-iscsi", "nfs-common", "systemd-resolved", "conntrack", "socat"],
+    "services": ["iscsid.service", "systemd-resolved.service"],
+    "kernel_modules": ["iscsi_tcp", "dm_crypt", "br_netfilter", "overlay"],
+    "filesystems": ["nfs4"],
+    "dns_names": [f"kubernetes.default.svc.{CLUSTER_DOMAIN}"],
+    "core_pattern": CORE_PATTERN,
+    "free_disk": [{"path": "/var/lib", "min_free": "100M"}],
+    "fail_on_error": False,
+}
+
+
+class ScenarioFailed(AssertionError):
+    pass
+
+
+class NotRunnable(Exception):
+    """The scenario cannot run yet, for the reason given (reported as a named skip, never as a pass)."""
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ScenarioFailed(message)
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: str  # passed, FAILED, skipped
+    seconds: float
+    detail: str = ""
+
+
+@dataclass
+class Tier:
+    lab: Lab
+    figures: dict = field(default_factory=dict)
+    log_counter: int = 0
+
+    # --- Ansible ---------------------------------------------------------------------------------
+    def write_ansible_files(self) -> None:
+        run_dir = self.lab.run_dir
+        hosts = {name: {"ansible_host": vm.ip} for name, vm in self.lab.vms.items()}
+        inventory = {
+            "all": {
+                "vars": {
+                    "ansible_user": "root",
+                    "ansible_ssh_private_key_file": str(self.lab.key),
+                    "ansible_python_interpreter": "/usr/bin/python3",
+                    "lab_host_ip": HOST_IP,
+                    "lab_mirror_port": MIRROR_PORT,
+                    "lab_cluster_dns_ip": CLUSTER_DNS_IP,
+                    "lab_cluster_domain": CLUSTER_DOMAIN,
+                    "lab_core_pattern": CORE_PATTERN,
+                    "lab_vip": VIP,
+                    "lab_vip_preempt": True,
+                },
+                "children": {
+                    "lab": {"hosts": hosts},
+                    "server": {"hosts": {"vm1": {}}},
+                    "client": {"hosts": {"vm2": {}}},
+                },
+            }
+        }
+        (run_dir / "inventory.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
+        (run_dir / "ansible.cfg").write_text(
+            "\n".join(
+                [
+                    "[defaults]",
+                    f"inventory = {run_dir / 'inventory.yml'}",
+                    "host_key_checking = False",
+                    "forks = 5",
+                    # TCG guests answer slowly, more so while the other VM works.
+                    "timeout = 60",
+                    "callback_result_format = yaml",
+                    "deprecation_warnings = False",
+                    "[ssh_connection]",
+                    "pipelining = True",
+                    # A guest under load sometimes drops a fresh connection; that is the network, not the role.
+                    "retries = 3",
+                    "ssh_args = -o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=/dev/null"
+                    " -o StrictHostKeyChecking=no -o ServerAliveInterval=15",
+                    f"control_path_dir = {run_dir / 'cp'}",
+                    "",
+                ]
+            )
+        )
+
+    def ansible_env(self, **extra: str) -> dict[str, str]:
+        return dict(
+            os.environ,
+            ANSIBLE_CONFIG=str(self.lab.run_dir / "ansible.cfg"),
+            ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
+            ANSIBLE_ROLES_PATH=str(REPO / "roles"),
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_FORCE_COLOR="0",
+            # Per-task times in every log: under TCG that is where the minutes go.
+            ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
+            **extra,
+        )
+
+    def playbook(self, name: str, extra_vars: dict | None = None) -> dict[str, dict[str, int]]:
+        """Run one playbook from playbooks/ inside the namespace; returns the recap per host."""
+        self.log_counter += 1
+        log = self.lab.log_dir / f"{self.log_counter:02d}-{name}.log"
+        cmd = self.lab.netns("ansible-playbook", str(PLAYBOOKS / f"{name}.yml"))
+        if extra_vars:
+            cmd += ["--extra-vars", json.dumps(extra_vars)]
+        with log.open("w") as out:
+            proc = subprocess.run(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.ansible_env(),
+                timeout=PLAYBOOK_TIMEOUT,
+                check=False,
+            )
+        text = log.read_text()
+        recap = {
+            m["host"]: {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m["counts"])}
+            for m in re.finditer(r"^(?P<host>\S+)\s+:\s+(?P<counts>ok=.*)$", text, re.MULTILINE)
+        }
+        if proc.returncode != 0:
+            tail = "\n".join(text.splitlines()[-40:])
+            raise ScenarioFailed(f"ansible-playbook {name}.yml exited {proc.returncode} (log {log}):\n{tail}")
+        return recap
+
+    def converge(self, name: str, extra_vars: dict | None = None) -> None:
+        """Converge twice: the second run must change nothing on any host."""
+        first = self.playbook(name, extra_vars)
+        check(bool(first), f"{name}.yml: no PLAY RECAP in the log")
+        second = self.playbook(name, extra_vars)
+        changed = {host: counts["changed"] for host, counts in second.items() if counts.get("changed")}
+        check(
+            not changed,
+            f"{name}.yml is not idempotent: the second converge changed {changed} "
+            f"(see {self.lab.log_dir}/{self.log_counter:02d}-{name}.log)",
+        )
+
+    def module(self, pattern: str, module: str, args: dict) -> dict[str, dict]:
+        """Run one module ad hoc on the hosts matching pattern; returns each host's result."""
+        cmd = self.lab.netns("ansible", pattern, "-m", module, "-a", json.dumps(args))
+        env = self.ansible_env(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
+        try:
+            return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]
+        except (ValueError, KeyError, IndexError) as exc:
+            raise ScenarioFailed(
+                f"{module} on {pattern}: unparsable output {proc.stdout[-1500:]} {proc.stderr[-1500:]}"
+            ) from exc
+
+    # --- helpers on the VMs ---------------------------------------------------------------------
+    def sh(self, vm: str, command: str, timeout: float = 180) -> str:
+        return self.lab.ssh(vm, command, timeout=timeout).stdout
+
+    def boot_id(self, vm: str) -> str:
+        return self.sh(vm, "cat /proc/sys/kernel/random/boot_id").strip()
+
+    def reboot(self, vm: str) -> float:
+        """Reboot through systemd and wait for the new boot (a new boot_id) to answer ssh."""
+        before = self.boot_id(vm)
+        start = time.monotonic()
+        self.lab.ssh(vm, "systemctl reboot", check=False, timeout=30)
+        deadline = start + 300
+        while time.monotonic() < deadline:
+            time.sleep(5)
+            try:
+                proc = self.lab.ssh(vm, "cat /proc/sys/kernel/random/boot_id", check=False, timeout=30)
+            except subprocess.TimeoutExpired:
+                continue
+            if proc.returncode == 0 and proc.stdout.strip() != before:
+                self.lab.wait_ssh([vm])
+                return time.monotonic() - start
+        raise ScenarioFailed(f"{vm}: not back from reboot after 300s (console log in {self.lab.log_dir})")
+
+    def vip_holders(self, vms: list[str]) -> list[str]:
+        holders = []
+        for vm in vms:
+            out = self.sh(vm, "ip -4 -o addr show dev eth0", timeout=30)
+            if f" {VIP}/" in out:
+                holders.append(vm)
+        return holders
+
+    def wait_vip_on(self, vm: str, others: list[str], timeout: float = 60) -> float:
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if self.vip_holders([vm, *others]) == [vm]:
+                return time.monotonic() - start
+            time.sleep(0.5)
+        raise ScenarioFailed(
+            f"VIP {VIP} not on {vm} alone after {timeout:.0f}s (holders: {self.vip_holders([vm, *others])})"
+        )
+
+
+# --- gap measurement ----------------------------------------------------------------------------
+class Pinger:
+    """ping -D from the namespace every 100 ms; the gap is the longest silence between two replies."""
+
+    INTERVAL = 0.1
+
+    def __init__(self, lab: Lab, address: str):
+        self.proc = subprocess.Popen(
+            lab.netns("ping", "-D", "-n", "-i", str(self.INTERVAL), "-W", "1", address),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def stop(self) -> tuple[float, int]:
+        """Longest interval between consecutive replies (s) and the number of replies."""
+        self.proc.send_signal(signal.SIGINT)
+        out = self.proc.communicate(timeout=10)[0]
+        stamps = [float(t) for t in re.findall(r"^\[(\d+\.\d+)\] \d+ bytes from", out, re.MULTILINE)]
+        gaps = [b - a for a, b in itertools.pairwise(stamps)]
+        return (max(gaps) if gaps else float("inf")), len(stamps)
+
+
+def measure_failover(tier: Tier, name: str, action: Callable[[], None], new_holder: str, others: list[str],
+                     timeout: float = 90) -> float:  # fmt: skip
+    """Run action while pinging the VIP; wait until new_holder alone has it and pings flow again."""
+    pinger = Pinger(tier.lab, VIP)
+    time.sleep(2)
+    action()
+    tier.wait_vip_on(new_holder, others, timeout=timeout)
+    deadline = time.monotonic() + 30
+    while not tier.lab.ping(VIP) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(2)
+    gap, replies = pinger.stop()
+    check(
+        replies > 20 and gap != float("inf"),
+        f"{name}: the VIP did not answer pings around the failover ({replies} replies)",
+    )
+    tier.figures.setdefault("vrrp_gaps_s", {})[name] = round(gap, 2)
+    return gap
+
+
+# --- scenarios ------------------------------------------------------------------------------------
+def require_roles(*roles: str) -> None:
+    missing = [r for r in roles if not (REPO / "roles" / r / "tasks" / "main.yml").exists()]
+    if missing:
+        raise NotRunnable(f"role(s) {', '.join(missing)} not in roles/ yet")
+
+
+def failed_check_names(result: dict) -> set[tuple[str, str]]:
+    return {(c["kind"], c["name"]) for c in result.get("checks", []) if not c["ok"]}
+
+
+def scenario_preflight_unprepared(tier: Tier) -> str:
+    """On fresh VMs preflight fails and names each missing piece (and only those)."""
+    results = tier.module("lab", "redundant.kube.preflight", PREFLIGHT_ARGS)
+    expected = {
+        *(("package", p) for p in PREFLIGHT_ARGS["packages"]),
+        *(("service", s) for s in PREFLIGHT_ARGS["services"]),
+        ("dns", PREFLIGHT_ARGS["dns_names"][0]),
+        ("core_pattern", "kernel.core_pattern"),
+    }
+    for vm, result in results.items():
+        check(
+            result.get("passed") is False, f"{vm}: preflight passed on an unprepared VM: {result.get('msg')}"
+        )
+        got = failed_check_names(result)
+        check(got == expected, f"{vm}: failed checks {sorted(got)}, expected {sorted(expected)}")
+        for line in result["failed_checks"]:
+            check("fix:" in line, f"{vm}: failed check without a fix: {line}")
+    return f"{len(expected)} missing pieces named on each VM"
+
+
+def scenario_iscsi(tier: Tier) -> str:
+    require_roles("iscsi")
+    tier.converge("iscsi")
+    for vm in ("vm1", "vm2"):
+        check(tier.sh(vm, "systemctl is-active iscsid").strip() == "active", f"{vm}: iscsid is not active")
+    # The test's own target on vm1: a file-backed LUN served by tgt.
+    lun = "/var/lib/vmlab-lun0.img"
+    tier.sh(
+        "vm1",
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q tgt >/dev/null"
+        f" && truncate -s {ISCSI_LUN_MIB}M {lun}"
+        f" && printf '<target {ISCSI_TARGET}>\\n  backing-store {lun}\\n  initiator-address {tier.lab.vms['vm2'].ip}\\n</target>\\n'"
+        " > /etc/tgt/conf.d/vmlab.conf && systemctl restart tgt && tgt-admin --show | grep -q 'Backing store path: "
+        + lun
+        + "'",
+        timeout=600,
+    )
+    portal = tier.lab.vms["vm1"].ip
+    device = f"/dev/disk/by-path/ip-{portal}:3260-iscsi-{ISCSI_TARGET}-lun-1"
+    found = tier.sh("vm2", f"iscsiadm -m discovery -t sendtargets -p {portal}")
+    check(ISCSI_TARGET in found, f"vm2: discovery did not list {ISCSI_TARGET}: {found!r}")
+    tier.sh("vm2", f"iscsiadm -m node -T {ISCSI_TARGET} -p {portal} --login")
+    size = tier.sh("vm2", f"udevadm settle -t 60; blockdev --getsize64 {device}").strip()
+    check(
+        size == str(ISCSI_LUN_MIB * 1024 * 1024),
+        f"vm2: {device} has {size} bytes, expected {ISCSI_LUN_MIB} MiB",
+    )
+    # Data written by the initiator is in the target's backing file.
+    stamp = f"vmlab-{os.getpid()}-{int(time.time())}"
+    tier.sh("vm2", f"printf %s {stamp} | dd of={device} bs=512 seek=8 conv=fsync oflag=direct status=none")
+    seen = tier.sh("vm1", f"dd if={lun} bs=512 skip=8 count=1 status=none | tr -d '\\0'")
+    check(seen == stamp, f"vm1: backing file holds {seen!r} at block 8, the initiator wrote {stamp!r}")
+    tier.sh("vm2", f"iscsiadm -m node -T {ISCSI_TARGET} -p {portal} --logout && iscsiadm -m node -o delete")
+    # The role's modules-load.d file, not the first login, must bring the modules back after a reboot.
+    tier.figures["reboot_s"] = round(tier.reboot("vm2"), 1)
+    loaded = tier.sh("vm2", "cut -d' ' -f1 /proc/modules")
+    journal = tier.sh("vm2", "journalctl -b -o cat -u systemd-modules-load.service")
+    for mod in ("iscsi_tcp", "dm_crypt"):
+        check(mod in loaded.split(), f"vm2: {mod} not loaded after reboot")
+        check(
+            f"Inserted module '{mod}'" in journal,
+            f"vm2: systemd-modules-load did not load {mod}: {journal!r}",
+        )
+    check(
+        tier.sh("vm2", "systemctl is-active iscsid").strip() == "active",
+        "vm2: iscsid not active after reboot",
+    )
+    return f"LUN of {ISCSI_LUN_MIB} MiB seen and written by vm2; modules back after a {tier.figures['reboot_s']}s reboot"
+
+
+def scenario_nfs(tier: Tier) -> str:
+    require_roles("nfs_server", "nfs_client")
+    raise NotRunnable(
+        "the nfs scenario is wired once roles/nfs_server exists (its variables decide the export)"
+    )
+
+
+def scenario_dns_resolver(tier: Tier) -> str:
+    require_roles("dns_resolver")
+    tier.converge("dns_resolver")
+    cluster_name = f"probe-{os.getpid()}.default.svc.{CLUSTER_DOMAIN}"
+    site_name = f"probe-{os.getpid()}.{SITE_DOMAIN}"
+    for vm in ("vm1", "vm2"):
+        answer = tier.sh(vm, f"resolvectl query --legend=no {vm}-{cluster_name}")
+        check(SERVICE_IP in answer, f"{vm}: resolvectl query {vm}-{cluster_name} gave {answer!r}")
+        libc = tier.sh(vm, f"getent hosts {vm}-libc-{cluster_name}")
+        check(SERVICE_IP in libc, f"{vm}: getent (resolv.conf stub) gave {libc!r}")
+        other = tier.sh(vm, f"resolvectl query --legend=no {vm}-{site_name}")
+        check(SERVICE_IP in other, f"{vm}: the site name {vm}-{site_name} did not resolve: {other!r}")
+    cluster_log, site_log = tier.lab.dns_queries("cluster-dns"), tier.lab.dns_queries("site-dns")
+    check(cluster_name in cluster_log, "the cluster DNS server never saw the cluster names")
+    check(site_name not in cluster_log, f"names outside {CLUSTER_DOMAIN} reached the cluster DNS server:\n"
+          + "\n".join(line for line in cluster_log.splitlines() if site_name in line))  # fmt: skip
+    check(cluster_name not in site_log, "cluster names leaked to the site DNS server")
+    return f"*.{CLUSTER_DOMAIN} answered by {CLUSTER_DNS_IP}, other names by {HOST_IP} only"
+
+
+def scenario_core_pattern(tier: Tier) -> str:
+    require_roles("core_pattern")
+    tier.converge("core_pattern")
+    # A real crash: python3 dereferences address 0 through ctypes and dies of SIGSEGV.
+    pid, status = tier.sh(
+        "vm2",
+        "ulimit -c unlimited; python3 -c 'import ctypes, os; print(os.getpid(), flush=True); ctypes.string_at(0)';"
+        " echo $?",
+    ).split()
+    check(status == str(128 + signal.SIGSEGV), f"vm2: the crashing process exited {status}, not by SIGSEGV")
+    core = CORE_PATTERN.replace("%e", "python3").replace("%p", pid)
+    kind = tier.sh(
+        "vm2",
+        'python3 -c \'import sys; h = open(sys.argv[1], "rb").read(18); '
+        'print("core" if h[:4] == b"\\x7fELF" and int.from_bytes(h[16:18], "little") == 4 else h)\' ' + core,
+    ).strip()
+    check(kind == "core", f"vm2: {core} is not an ELF core file: {kind}")
+    return f"core of a SIGSEGV'd process at {core}"
+
+
+def scenario_node_prep_preflight(tier: Tier) -> str:
+    require_roles("node_prep")
+    tier.converge("node_prep")
+    results = tier.module("lab", "redundant.kube.preflight", PREFLIGHT_ARGS)
+    for vm, result in results.items():
+        check(result.get("passed") is True, f"{vm}: preflight after node_prep: {result.get('failed_checks')}")
+    return f"preflight all green on {', '.join(sorted(results))} ({len(results['vm1']['checks'])} checks)"
+
+
+def scenario_vip(tier: Tier) -> str:
+    require_roles("vip")
+    lab = tier.lab
+    tier.converge("vip")
+    tier.wait_vip_on("vm1", ["vm2"])
+    check(lab.ping(VIP, count=3), f"VIP {VIP} does not answer from the namespace")
+    stop = measure_failover(tier, "keepalived stopped on master", lambda: tier.sh("vm1", "systemctl stop keepalived"),
+                            "vm2", ["vm1"])  # fmt: skip
+    back = measure_failover(tier, "failback (preempt) after keepalived start", lambda: tier.sh("vm1", "systemctl start keepalived"),
+                            "vm1", ["vm2"])  # fmt: skip
+    killed = measure_failover(tier, "master VM killed", lambda: lab.kill("vm1"), "vm2", [])
+    # The dead node comes back: keepalived starts at boot and, with preempt, takes the VIP back.
+    pinger = Pinger(lab, VIP)
+    lab.boot("vm1")
+    lab.wait_ssh(["vm1"])
+    tier.wait_vip_on("vm1", ["vm2"], timeout=120)
+    gap, _ = pinger.stop()
+    tier.figures["vrrp_gaps_s"]["failback (preempt) after the killed VM booted"] = round(gap, 2)
+    # With preempt off, a returning peer stays BACKUP: no second outage.
+    tier.playbook("vip", {"lab_vip_preempt": False})
+    measure_failover(tier, "keepalived stopped on master (nopreempt)", lambda: tier.sh("vm1", "systemctl stop keepalived"),
+                     "vm2", ["vm1"])  # fmt: skip
+    since = tier.sh("vm1", "date '+%Y-%m-%d %H:%M:%S'").strip()
+    tier.sh("vm1", "systemctl start keepalived")
+    deadline = time.monotonic() + 60
+    while "Entering BACKUP STATE" not in tier.sh("vm1", f"journalctl -o cat -u keepalived --since '{since}'"):
+        check(time.monotonic() < deadline, "vm1: keepalived did not enter BACKUP within 60s of its start")
+        time.sleep(1)
+    # Ten seconds is three times keepalived's master-down interval (3 adverts of 1 s): a preempting
+    # peer would have taken the VIP by then.
+    time.sleep(10)
+    holders = tier.vip_holders(["vm1", "vm2"])
+    check(holders == ["vm2"], f"nopreempt: VIP held by {holders} after vm1 returned, expected vm2 only")
+    return f"gaps: stop {stop:.2f}s, failback {back:.2f}s, VM killed {killed:.2f}s; nopreempt keeps vm2"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    run: Callable[[Tier], str]
+
+
+# Order matters: preflight-unprepared needs untouched VMs, vip kills vm1.
+SCENARIOS = [
+    Scenario("preflight-unprepared", scenario_preflight_unprepared),
+    Scenario("iscsi", scenario_iscsi),
+    Scenario("nfs", scenario_nfs),
+    Scenario("dns_resolver", scenario_dns_resolver),
+    Scenario("core_pattern", scenario_core_pattern),
+    Scenario("node_prep-preflight", scenario_node_prep_preflight),
+    Scenario("vip", scenario_vip),
+]
+
+
+# --- image, mirror and the whole run ------------------------------------------------------------------
+def role_packages() -> list[str]:
+    """Debian package names the roles install: every *_packages list in their Debian vars and defaults."""
+    names: set[str] = set()
+    for path in [*REPO.glob("roles/*/vars/Debian.yml"), *REPO.glob("roles/*/defaults/main.yml")]:
+        for key, value in (yaml.safe_load(path.read_text()) or {}).items():
+            if key.endswith("_packages") and isinstance(value, list):
+                names.update(v for v in value if isinstance(v, str) and "{" not in v)
+    return sorted(names)
+
+
+def build(script: str, *args: str) -> Path:
+    proc = subprocess.run([str(HERE / script), *args], stdout=subprocess.PIPE, text=True, check=False)
+    if proc.returncode != 0:
+        raise LabError(f"{script} failed (exit {proc.returncode})")
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str]) -> int:
+    known = {s.name: s for s in SCENARIOS}
+    unknown = [a for a in argv if a not in known]
+    if unknown:
+        print(f"unknown scenario(s) {unknown}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
+    selected = [s for s in SCENARIOS if not argv or s.name in argv]
+    # SIGTERM (CI's timeout, a user's kill) must still run the teardown below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    runs_root = CACHE / "runs"
+    sweep_dead_runs(runs_root)
+    t0 = time.monotonic()
+    outcomes: list[Outcome] = []
+    figures: dict = {}
+    image = build("build-image.sh")
+    mirror = build("build-mirror.sh", str(image), *role_packages(), *TEST_PACKAGES)
+    figures["image_and_mirror_s"] = round(time.monotonic() - t0, 1)
+    run_dir = runs_root / time.strftime("%Y%m%d-%H%M%S")
+    lab = Lab(run_dir, image, mirror, ["vm1", "vm2"])
+    tier = Tier(lab, figures)
+    try:
+        lab.up()
+        tier.write_ansible_files()
+        t_boot = time.monotonic()
+        for vm in lab.vms:
+            lab.boot(vm)
+        waited = lab.wait_ssh(list(lab.vms))
+        figures["boot_to_ssh_s"] = {vm: round(s, 1) for vm, s in waited.items()}
+        figures["boot_both_s"] = round(time.monotonic() - t_boot, 1)
+        tier.playbook("site")
+        print(f"[vmlab] lab up: {lab.describe()}; boot {figures['boot_both_s']}s", flush=True)
+        for scenario in selected:
+            start = time.monotonic()
+            print(f"[vmlab] {scenario.name} ...", flush=True)
+            try:
+                detail = scenario.run(tier)
+                outcome = Outcome(scenario.name, "passed", time.monotonic() - start, detail)
+            except NotRunnable as exc:
+                outcome = Outcome(scenario.name, "skipped", time.monotonic() - start, f"not runnable: {exc}")
+            except (ScenarioFailed, LabError, subprocess.TimeoutExpired) as exc:
+                outcome = Outcome(scenario.name, "FAILED", time.monotonic() - start, str(exc))
+            except Exception:  # a bug in the tier itself: report it and keep the other scenarios
+                outcome = Outcome(scenario.name, "FAILED", time.monotonic() - start, traceback.format_exc())
+            outcomes.append(outcome)
+            print(
+                f"[vmlab] {outcome.name}: {outcome.status} ({outcome.seconds:.0f}s) {outcome.detail}",
+                flush=True,
+            )
+    except (LabError, subprocess.SubprocessError) as exc:
+        outcomes.append(Outcome("lab", "FAILED", time.monotonic() - t0, str(exc)))
+    finally:
+        lab.down()
+    figures["total_s"] = round(time.monotonic() - t0, 1)
+    figures["scenarios_s"] = {o.name: round(o.seconds, 1) for o in outcomes}
+    (run_dir / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print("=== vmlab scenarios ===")
+    for o in outcomes:
+        print(f"{o.name:22} {o.status:8} {o.seconds:6.0f}s  {o.detail.splitlines()[0] if o.detail else ''}")
+        for extra in o.detail.splitlines()[1:] if o.status == "FAILED" else []:
+            print(f"    {extra}")
+    print(f"total {figures['total_s']:.0f}s; figures in {run_dir / 'results.json'}")
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("passed", "FAILED", "skipped")}
+    print(f"vmlab: {counts['passed']} passed, {counts['FAILED']} failed, {counts['skipped']} skipped")
+    return 1 if counts["FAILED"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
