@@ -51,16 +51,19 @@ def test_documentation_matches_argument_spec():
     assert compare(APP_ARGUMENT_SPEC, {k: v for k, v in options.items() if k not in connection}, "app") == []
 
 
-def test_ansible_doc_renders_without_warnings():
+@pytest.mark.parametrize(
+    ("module", "phrase"), [("app", "server-side apply"), ("app_info", "whether the redundancy holds")]
+)
+def test_ansible_doc_renders_without_warnings(module, phrase):
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-doc"), "redundant.kube.app"],
+        [str(Path(sys.executable).parent / "ansible-doc"), f"redundant.kube.{module}"],
         capture_output=True,
         text=True,
         env={"ANSIBLE_COLLECTIONS_PATH": str(REPO / ".collections"), "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 0, proc.stderr
     assert "WARNING" not in proc.stderr, proc.stderr
-    assert "server-side apply" in proc.stdout
+    assert phrase in " ".join(proc.stdout.split())
 
 
 def test_examples_and_return_are_yaml():
