@@ -127,9 +127,22 @@ class LocalCluster:
     def is_running(self) -> bool:
         return self.exists() and self.kubectl_run("get", "--raw", "/readyz", check=False).returncode == 0
 
-    def start(self, nodes: int = 3) -> LocalCluster:
+    def start(self, nodes: int = 3, attempts: int = 3) -> LocalCluster:
         if self.is_running():
             return self
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_once(nodes)
+                return self
+            except (RuntimeError, subprocess.CalledProcessError):
+                # kwokctl picks free ports before its components bind them; another cluster starting at
+                # the same moment can take one ("address already in use"). Start afresh on new ports.
+                self.stop()
+                if attempt == attempts:
+                    raise
+        return self
+
+    def _start_once(self, nodes: int) -> None:
         if self.exists():  # left from a stopped machine: start the processes again
             run([str(self.bindir / "kwokctl"), "start", "cluster", "--name", self.name], env=kwok_env())
         else:
@@ -154,7 +167,6 @@ class LocalCluster:
             )
         self.wait_ready()
         self.seed(nodes)
-        return self
 
     def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout

@@ -44,9 +44,9 @@ def make_cluster() -> Iterator[Callable[..., LocalCluster]]:
     started: list[LocalCluster] = []
 
     def start(nodes: int = 3) -> LocalCluster:
-        cluster = LocalCluster(_name("rk-test"), bindir).start(nodes)
-        started.append(cluster)
-        return cluster
+        cluster = LocalCluster(_name("rk-test"), bindir)
+        started.append(cluster)  # before start(): a failed start is still torn down
+        return cluster.start(nodes)
 
     yield start
     for cluster in started:
