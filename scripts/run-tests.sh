@@ -16,10 +16,12 @@ summary=()
 failed=0
 
 tier_static() {
-  ruff check . && ruff format --check . && scripts/sanity.sh
+  ruff check . && ruff format --check . && scripts/sanity.sh && scripts/test-collection-install.sh
 }
-tier_unit() { pytest -q tests/unit; }
-tier_integration() { pytest -q tests/integration; }
+# Two workers: much of a test's time is an `ansible` process starting or the API server answering, so
+# two at once use both cores. Integration workers each start their own local control plane.
+tier_unit() { pytest -q -n 2 tests/unit; }
+tier_integration() { pytest -q -n 2 --dist loadfile tests/integration; }
 tier_molecule() {
   if [ -x tests/molecule/run.sh ]; then tests/molecule/run.sh; else echo "no molecule runner yet"; fi
 }
