@@ -65,7 +65,7 @@ class PlaybookRun:
 
 
 def run_playbook(
-    playbook: str,
+    playbook: str | list[str],
     inventory: str,
     kubeconfig: str | None = None,
     extra_vars: dict[str, Any] | None = None,
@@ -76,8 +76,9 @@ def run_playbook(
     skip_tags: str | None = None,
     local_facts: bool = True,
 ) -> PlaybookRun:
-    """`ansible-playbook playbooks/<playbook> -i inventories/<inventory>`; other example inventories than
-    `local` get the local control plane's facts layered on top (as docs/getting-started.md shows)."""
+    """`ansible-playbook -i inventories/<inventory> playbooks/<playbook>...` (several playbooks run one after
+    the other in one process); other example inventories than `local` get the local control plane's facts
+    layered on top (as docs/getting-started.md shows)."""
     env = dict(
         os.environ,
         ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
@@ -91,7 +92,13 @@ def run_playbook(
         RK_KUBECONFIG=kubeconfig or "",
     )
     inventory_path = inventory if inventory.startswith("/") else str(INVENTORIES / inventory)
-    cmd = [str(BIN / "ansible-playbook"), "-i", inventory_path, str(REPO / "playbooks" / playbook)]
+    playbooks = [playbook] if isinstance(playbook, str) else playbook
+    cmd = [
+        str(BIN / "ansible-playbook"),
+        "-i",
+        inventory_path,
+        *(str(REPO / "playbooks" / p) for p in playbooks),
+    ]
     if local_facts and inventory != "local":
         cmd += ["-e", f"@{LOCAL_FACTS}"]
     if extra_vars:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,12 +211,20 @@ class Drill:
                 )
             self.sleep(EVICTION_RETRY_SECONDS)
 
+    def evict_at_once(self, pods: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+        """Evictions sent in parallel, as parallel drains send them. The API server decides them one after the
+        other against the disruption budget, so which one it refuses is its choice; sent one by one, a
+        simulated kubelet could make the first replacement Ready before the second request arrives."""
+        with ThreadPoolExecutor(max_workers=max(len(pods), 1)) as pool:
+            outcomes = list(pool.map(self.evict, pods))
+        evicted = [pod_ref(pod) for pod, refusal in zip(pods, outcomes, strict=True) if refusal is None]
+        return evicted, [refusal for refusal in outcomes if refusal]
+
     def drain_at_once(self, nodes: list[str], servers: set[str]) -> tuple[list[str], list[dict[str, Any]]]:
-        """Drain several nodes at once, one eviction each. The app's servers on every node go first, back to
-        back, as parallel drains would ask for them; a node whose server is refused keeps the rest of its
-        pods, as a drain stopped by the disruption budget does."""
+        """Drain several nodes at once. The app's servers on every node go first, all at once; a node whose
+        server is refused keeps the rest of its pods, as a drain stopped by the disruption budget does."""
         pods = {node: self.pods_on(node) for node in nodes}
-        evicted, refusals = self.evict_each([p for n in nodes for p in pods[n] if pod_ref(p) in servers])
+        evicted, refusals = self.evict_at_once([p for n in nodes for p in pods[n] if pod_ref(p) in servers])
         refused = {r["pod"] for r in refusals}
         for node in nodes:
             if any(pod_ref(p) in refused for p in pods[node]):

@@ -18,9 +18,10 @@ description:
     Eviction API so PodDisruptionBudgets are honoured; a refused eviction (HTTP 429) is reported and retried
     until O(wait_timeout). Checks - the server is replaced on another node, same claims and volumes. The node is
     uncordoned afterwards (O(uncordon)).
-  - V(drain_all_servers) cordons the nodes of every server at once and evicts their pods, servers first - the
-    drain that would take both sides of a pair (or all members of a cluster). Check - the PodDisruptionBudget
-    refuses at least one server eviction with HTTP 429; a node whose server is refused keeps its other pods.
+  - V(drain_all_servers) cordons the nodes of every server at once and evicts their pods, the servers first and
+    in parallel - the drain that would take both sides of a pair (or all members of a cluster). Check - the
+    PodDisruptionBudget refuses at least one server eviction with HTTP 429; a node whose server is refused
+    keeps its other pods.
     The nodes are then uncordoned and the evicted side must come back. Not applicable to V(single).
   - V(lose_node) runs O(lose_node_command) to take the target server's node away (power off, stop its kubelet),
     waits until its pods are evicted and replaced elsewhere (the pods' C(tolerationSeconds) for the
