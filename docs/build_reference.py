@@ -191,24 +191,30 @@ def role_page(name: str, data: dict[str, Any], render: Renderer) -> str:
     return "\n".join(p for p in parts).rstrip() + "\n"
 
 
+def guide(kind: str, name: str) -> str:
+    """A link to the hand-written guide of a module or role, when it has one (docs/modules/, docs/roles/)."""
+    return f" ([guide](../{kind}s/{name}.md))" if (REPO / "docs" / f"{kind}s" / f"{name}.md").exists() else ""
+
+
 def index_page(modules: dict[str, Any], roles: dict[str, Any]) -> str:
     lines = [
         "# Reference",
         "",
         "One page per module and role, generated from their own documentation by `docs/build_reference.py`",
-        "(`python docs/build_reference.py` after changing a module's DOCUMENTATION or a role's argument specs).",
+        "(`python docs/build_reference.py` after changing a module's DOCUMENTATION or a role's argument specs),",
+        "with a link to the hand-written guide where there is one.",
         "",
         "## Modules",
         "",
     ]
-    lines += [
-        f"- [{COLLECTION}.{n}](modules/{n}.md) - {d['doc']['short_description']}"
-        for n, d in sorted(modules.items())
-    ]
+    for name, data in sorted(modules.items()):
+        summary = data["doc"]["short_description"]
+        lines.append(f"- [{COLLECTION}.{name}](modules/{name}.md) - {summary}{guide('module', name)}")
     lines += ["", "## Roles", ""]
     for name, data in sorted(roles.items()):
-        main = data["entry_points"].get("main") or next(iter(data["entry_points"].values()))
-        lines.append(f"- [{COLLECTION}.{name}](roles/{name}.md) - {main.get('short_description', '')}")
+        main = data["entry_points"].get("main")
+        summary = main.get("short_description", "") if main else "entry points " + ", ".join(sorted(data["entry_points"]))
+        lines.append(f"- [{COLLECTION}.{name}](roles/{name}.md) - {summary}{guide('role', name)}")
     return "\n".join(lines) + "\n"
 
 
