@@ -113,8 +113,20 @@ def run_playbook(
     start = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
     seconds = time.monotonic() - start
-    try:
-        output = json.loads(proc.stdout[proc.stdout.index("{") :])
-    except ValueError:
-        output = {}
-    return PlaybookRun(cmd, proc.returncode, output, proc.stdout, proc.stderr, seconds)
+    return PlaybookRun(cmd, proc.returncode, json_reports(proc.stdout), proc.stdout, proc.stderr, seconds)
+
+
+def json_reports(stdout: str) -> dict[str, Any]:
+    """The json callback prints one document per playbook: their plays in order, and the last stats."""
+    decoder = json.JSONDecoder()
+    merged: dict[str, Any] = {"plays": [], "stats": {}}
+    position = stdout.find("{")
+    while position >= 0:
+        try:
+            document, end = decoder.raw_decode(stdout, position)
+        except ValueError:
+            break
+        merged["plays"] += document.get("plays", [])
+        merged["stats"] = document.get("stats", merged["stats"])
+        position = stdout.find("{", end)
+    return merged
