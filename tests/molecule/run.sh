@@ -18,9 +18,9 @@ mkdir -p "$logs" "$RK_APT_CACHE/archives/partial" "$RK_APT_CACHE/lists/partial"
 # A new, empty lists directory must look stale, or cache_valid_time would skip the first apt-get update.
 ls "$RK_APT_CACHE"/lists/*_Packages* >/dev/null 2>&1 || touch -d @0 "$RK_APT_CACHE/lists"
 
-# One run at a time per machine: the scenarios share the apt cache (one archives lock) and save and
-# restore the same host kernel parameters.
-exec 9>"$RK_CACHE/molecule-run.lock"
+# One run at a time per machine, whatever the checkout or cache: container names (rk-<scenario>), the
+# host kernel parameters saved and restored, and the apt cache's lock are all machine-wide.
+exec 9>"${TMPDIR:-/tmp}/redundant-kube-molecule.lock"
 flock -n 9 || { echo "molecule: waiting for another run on this machine to finish" >&2; flock 9; }
 
 start=$(date +%s)
