@@ -8,15 +8,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+from ansible_run import BIN, REPO
+
 INVENTORIES = REPO / "inventories"
 # The local control plane's facts (kubeconfig, drill commands, helm), layered over another example inventory.
 LOCAL_FACTS = INVENTORIES / "local" / "group_vars" / "all" / "local_cluster.yml"
@@ -117,16 +115,15 @@ def run_playbook(
 
 
 def json_reports(stdout: str) -> dict[str, Any]:
-    """The json callback prints one document per playbook: their plays in order, and the last stats."""
+    """The json callback prints a document at the end of each playbook, each holding every play so far: the
+    last one is the whole run."""
     decoder = json.JSONDecoder()
-    merged: dict[str, Any] = {"plays": [], "stats": {}}
+    report: dict[str, Any] = {}
     position = stdout.find("{")
     while position >= 0:
         try:
-            document, end = decoder.raw_decode(stdout, position)
+            report, end = decoder.raw_decode(stdout, position)
         except ValueError:
             break
-        merged["plays"] += document.get("plays", [])
-        merged["stats"] = document.get("stats", merged["stats"])
         position = stdout.find("{", end)
-    return merged
+    return report
