@@ -213,7 +213,11 @@ def index_page(modules: dict[str, Any], roles: dict[str, Any]) -> str:
     lines += ["", "## Roles", ""]
     for name, data in sorted(roles.items()):
         main = data["entry_points"].get("main")
-        summary = main.get("short_description", "") if main else "entry points " + ", ".join(sorted(data["entry_points"]))
+        summary = (
+            main.get("short_description", "")
+            if main
+            else "entry points " + ", ".join(sorted(data["entry_points"]))
+        )
         lines.append(f"- [{COLLECTION}.{name}](roles/{name}.md) - {summary}{guide('role', name)}")
     return "\n".join(lines) + "\n"
 
