@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playbook_run import PlaybookRun, run_playbook
+from playbook_run import REPO, PlaybookRun, run_playbook
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import (
     ConnectionSettings,
@@ -25,7 +25,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.client import 
 )
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
 
-MANAGED = "app.kubernetes.io/managed-by=redundant.kube"
+OUTPUT = REPO / "tests" / "output" / "playbooks"
 
 
 @dataclass(frozen=True)
@@ -270,19 +270,31 @@ def print_durations(started: Background) -> None:
         if future.done() and not future.exception()
         for step, run in future.result().runs.items()
     ]
-    print("\nplaybook runs (seconds):\n" + "\n".join(lines))
+    publish(None, "durations", "playbook runs of the example pipelines (run side by side):", lines)
 
 
 def by_step(report: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {r["step"]: r for r in report}
 
 
-def print_recovery(capsys: pytest.CaptureFixture, title: str, report: list[dict[str, Any]]) -> None:
-    """Measured figures are printed, never asserted on: shown even when pytest captures output."""
-    with capsys.disabled():
-        print(f"\n{title}")
-        for r in report:
-            print(f"  {r['step']:<18} {r.get('recovery_seconds')!s:>6} s  {r['summary']}")
+def publish(capsys: pytest.CaptureFixture | None, name: str, title: str, lines: list[str]) -> None:
+    """Measured figures are printed (also when pytest captures output) and kept in tests/output/playbooks/,
+    never asserted on."""
+    text = "\n".join([title, *lines]) + "\n"
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    (OUTPUT / f"{name}.txt").write_text(text)
+    if capsys is None:
+        print("\n" + text)
+    else:
+        with capsys.disabled():
+            print("\n" + text)
+
+
+def print_recovery(
+    capsys: pytest.CaptureFixture, name: str, title: str, report: list[dict[str, Any]]
+) -> None:
+    lines = [f"  {r['step']:<18} {r.get('recovery_seconds')!s:>6} s  {r['summary']}" for r in report]
+    publish(capsys, name, title, lines)
 
 
 def test_make_demo_path_deploys_the_d2000_pair_simulated_kubelet(background):
@@ -300,7 +312,9 @@ def test_drill_of_the_d2000_pair_recovers_from_every_step_simulated_kubelet(back
     runs: DrillRuns = background.drill.result()
     assert runs.drill is not None and runs.drill.rc == 0, runs.drill.explain() if runs.drill else "not run"
     steps = by_step(runs.report)
-    print_recovery(capsys, "D2000 pair drill (local control plane, simulated kubelets):", runs.report)
+    print_recovery(
+        capsys, "drill-d2000", "D2000 pair drill (local control plane, simulated kubelets):", runs.report
+    )
     assert list(steps) == ["stop_process", "delete_pod", "drain", "drain_all_servers", "lose_node"]
     for name in ("delete_pod", "drain", "drain_all_servers", "lose_node"):
         step_report = steps[name]
@@ -324,7 +338,9 @@ def test_drill_of_the_iris_single_instance_moves_it_with_its_data_simulated_kube
     runs: DrillRuns = background.drill.result()
     assert runs.iris_deploy is not None and runs.iris_deploy.rc == 0, runs.iris_deploy.explain()
     assert runs.iris_drill is not None and runs.iris_drill.rc == 0, runs.iris_drill.explain()
-    print_recovery(capsys, "IRIS single instance drill (failover toleration 10 s):", runs.iris_report)
+    print_recovery(
+        capsys, "drill-iris", "IRIS single instance drill (failover toleration 10 s):", runs.iris_report
+    )
     lost = by_step(runs.iris_report)["lose_node"]
     assert lost["after"]["node"] != lost["target"]["node"]
     assert list(lost["claims"]) == ["iris-sys"]
