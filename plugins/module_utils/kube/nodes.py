@@ -30,7 +30,9 @@ def node_problems(summaries: list[dict[str, Any]], expected: list[str]) -> list[
     for name in expected:
         node = by_name.get(name)
         if node is None:
-            problems.append(f"node {name} has not joined: no Node object with that name (check its kubelet/agent)")
+            problems.append(
+                f"node {name} has not joined: no Node object with that name (check its kubelet/agent)"
+            )
         elif not node["ready"]:
             problems.append(f"node {name} is not Ready: {node['ready_reason']}")
         elif node["unschedulable"]:
