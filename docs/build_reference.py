@@ -193,7 +193,7 @@ def role_page(name: str, data: dict[str, Any], render: Renderer) -> str:
 
 def guide(kind: str, name: str) -> str:
     """A link to the hand-written guide of a module or role, when it has one (docs/modules/, docs/roles/)."""
-    return f" ([guide](../{kind}s/{name}.md))" if (REPO / "docs" / f"{kind}s" / f"{name}.md").exists() else ""
+    return f" ([guide](../{kind}s/{name}.md))" if collection_files(f"docs/{kind}s/{name}.md") else ""
 
 
 def index_page(modules: dict[str, Any], roles: dict[str, Any]) -> str:
@@ -222,9 +222,20 @@ def index_page(modules: dict[str, Any], roles: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def collection_files(pattern: str) -> list[Path]:
+    """Files of the collection matching a glob: in a git checkout only the ones git tracks, so work in
+    progress in the tree never leaks into the committed pages."""
+    if (REPO / ".git").exists():
+        listed = subprocess.run(
+            ["git", "ls-files", "--", pattern], cwd=REPO, capture_output=True, text=True, check=True
+        )
+        return [REPO / line for line in listed.stdout.splitlines()]
+    return list(REPO.glob(pattern))
+
+
 def build() -> dict[Path, str]:
-    module_names = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if p.stem != "__init__")
-    role_names = sorted(p.parent.parent.name for p in (REPO / "roles").glob("*/meta/argument_specs.yml"))
+    module_names = sorted(p.stem for p in collection_files("plugins/modules/*.py") if p.stem != "__init__")
+    role_names = sorted(p.parent.parent.name for p in collection_files("roles/*/meta/argument_specs.yml"))
     modules = {
         k.removeprefix(COLLECTION + "."): v
         for k, v in ansible_doc("module", [f"{COLLECTION}.{n}" for n in module_names]).items()
