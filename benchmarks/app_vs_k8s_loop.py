@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Benchmark: one redundant.kube.app task versus a loop of kubernetes.core.k8s tasks applying the same objects.
 
 Both sides apply the D2000-like pair of tests/unit/app_model/cases/d2000_pair.yml (the same manifests, as

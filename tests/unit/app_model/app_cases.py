@@ -1,4 +1,7 @@
-"""Shared helpers (imported as a plain module: pytest puts this directory on sys.path) of the app model tests: the three reference specs and the golden-file check."""
+"""Shared helpers of the app model tests: the three reference specs and the golden-file check.
+
+Imported as a plain module: pytest puts this directory on sys.path.
+"""
 
 from __future__ import annotations
 
