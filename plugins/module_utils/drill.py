@@ -20,6 +20,7 @@ from typing import Any
 
 from .app_model.placement import is_ready, live_pods
 from .app_model.render import LABEL_COMPONENT, LABEL_SIDE, LABEL_WORKLOAD_KIND
+from .kube.waiter import pod_problems
 
 STEPS = ("delete_pod", "drain", "drain_all_servers", "lose_node", "stop_process")
 # After these steps the target server must be a new pod (new UID) ...
@@ -163,6 +164,13 @@ def replacement(target: dict[str, Any], pods: list[dict[str, Any]], replaced: bo
         if replaced == (pod["metadata"]["uid"] != target["metadata"]["uid"]):
             return pod
     return None
+
+
+def waiting_in_slot(target: dict[str, Any], pods: list[dict[str, Any]]) -> list[str]:
+    """Why the pods in the target's place are not Ready, in the scheduler's or kubelet's words."""
+    return [
+        problem for pod in server_pods(pods) if slot(pod) == slot(target) and (problem := pod_problems(pod))
+    ]
 
 
 def evictable(pod: dict[str, Any]) -> bool:

@@ -40,6 +40,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.drill import (
     server_pods,
     slot,
     step_checks,
+    waiting_in_slot,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import (
     ApiStatusError,
@@ -411,9 +412,10 @@ class Drill:
         )
         problems = failed_checks(checks)
         if after is None:
+            why = final.report["reasons"] + waiting_in_slot(target, final.pods)
             problems.append(
                 f"not redundant again within {p.wait_timeout:g}s: "
-                + ("; ".join(final.report["reasons"]) or "server not Ready")
+                + ("; ".join(why) or "no server pod in its place")
             )
         moved = f" {node_name} -> {after['spec']['nodeName']}," if after is not None else ""
         result["summary"] = (

@@ -23,6 +23,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.drill import (
     replacement,
     seconds_between,
     step_checks,
+    waiting_in_slot,
 )
 
 T0 = "2026-11-22T00:30:00Z"
@@ -205,4 +206,20 @@ def test_a_stopped_process_must_restart_in_the_same_pod():
     assert failed_checks(step_checks("stop_process", old, restarted, {}, {}, [], 0, "server")) == []
     assert failed_checks(step_checks("stop_process", old, old, {}, {}, [], 0, "server")) == [
         "container restarted in place: s-1 on node-1: container server restarts 0 -> 0"
+    ]
+
+
+def test_a_server_that_cannot_come_back_is_explained_with_the_schedulers_words():
+    old = pod("mp-0", side=None, owner="StatefulSet", uid="old")
+    pending = pod("mp-0", side=None, owner="StatefulSet", uid="new", ready_at=None, node=None)
+    pending["status"]["conditions"].append(
+        {
+            "type": "PodScheduled",
+            "status": "False",
+            "message": "0/3 nodes are available: 2 node(s) didn't match pod topology spread constraints.",
+        }
+    )
+    other = pod("mp-1", side=None, owner="StatefulSet", ready_at=None)
+    assert waiting_in_slot(old, [pending, other]) == [
+        "pod mp-0 is Pending: 0/3 nodes are available: 2 node(s) didn't match pod topology spread constraints."
     ]
