@@ -1,0 +1,3 @@
+module redundant.kube/test/pause
+
+go 1.22
