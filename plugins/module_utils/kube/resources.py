@@ -274,17 +274,11 @@ class Resources:
             what=f"{kind} {name}",
         )
 
-    def create(
-        self, manifest: dict[str, Any], dry_run: bool = False, subresource: str | None = None
-    ) -> dict[str, Any]:
+    def create(self, manifest: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
         meta = manifest.get("metadata", {})
         rtype = self.resource_type(manifest["apiVersion"], manifest["kind"])
-        if subresource:
-            rtype = KNOWN_TYPES[("v1", "Pod")] if subresource == "eviction" else rtype
-            path = rtype.path(meta["name"], meta.get("namespace"), subresource)
-        else:
-            path = rtype.path(namespace=meta.get("namespace"))
         query = [("dryRun", "All")] if dry_run else []
+        path = rtype.path(namespace=meta.get("namespace"))
         return self.request("POST", path, body=manifest, query=query, what=object_ref(manifest))
 
     def delete(
