@@ -521,8 +521,8 @@ options:
     default: []
   failover_toleration_seconds:
     description:
-      - V(single) - seconds a pod stays on a not-ready/unreachable node before it is evicted and started
-        elsewhere (Kubernetes' default is 300).
+      - Seconds a pod stays on a not-ready/unreachable node before it is evicted and started elsewhere
+        (Kubernetes' default is 300), for every topology. Entries for the same taint keys in O(tolerations) win.
     type: int
     default: 30
   priority_class:

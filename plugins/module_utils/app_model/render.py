@@ -427,19 +427,19 @@ class _PodBuilder:
     def _tolerations(self) -> list[dict[str, Any]]:
         spec = self.spec
         tolerations = list(spec.tolerations)
-        if spec.topology == "single":
-            # The default 300 s before pods leave a dead node is most of a single instance's outage.
-            set_keys = {t.get("key") for t in tolerations}
-            tolerations += [
-                {
-                    "key": key,
-                    "operator": "Exists",
-                    "effect": "NoExecute",
-                    "tolerationSeconds": spec.failover_toleration_seconds,
-                }
-                for key in FAILOVER_TAINTS
-                if key not in set_keys
-            ]
+        # Kubernetes' default 300 s before pods leave a dead node is most of a single instance's outage,
+        # and five minutes without redundancy for a pair or cluster: every topology fails over sooner.
+        set_keys = {t.get("key") for t in tolerations}
+        tolerations += [
+            {
+                "key": key,
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": spec.failover_toleration_seconds,
+            }
+            for key in FAILOVER_TAINTS
+            if key not in set_keys
+        ]
         return tolerations
 
     def _pod_template(self) -> dict[str, Any]:
@@ -465,6 +465,9 @@ class _PodBuilder:
                     "maxSkew": 1,
                     "topologyKey": spec.topology_key,
                     "whenUnsatisfiable": "DoNotSchedule",
+                    # A cordoned (tainted) node must not count as a domain, or a member could not
+                    # leave a drained node of a cluster as large as the node count.
+                    "nodeTaintsPolicy": "Honor",
                     "labelSelector": {"matchLabels": selector_labels(spec, wl.name, None)},
                 }
             ]
