@@ -11,6 +11,10 @@ A probe is an HTTP GET of --url whose body names the answering node ("ok <name>"
 command that prints that name (exit status 0) when the service behind the VIP works. Prints one line
 per round and a summary; writes the figures as JSON with --json. Exits 1 when the VIP did not move
 within --timeout (a functional failure), never because of how long it took.
+
+takeover_s runs from the start of --inject (probing continues while it runs) to the first answer from
+--takeover; gap_s from the holder's last answer to that first answer (what clients see); failback_s
+and failback_gap_s the same for the return after --restore.
 """
 
 from __future__ import annotations
@@ -66,16 +70,30 @@ def run(cmd: str) -> None:
     subprocess.run(cmd, shell=True, check=True, capture_output=True, timeout=120)
 
 
+def start(cmd: str) -> subprocess.Popen:
+    """Start the failure without waiting for it: probing goes on while it takes effect."""
+    return subprocess.Popen(cmd, shell=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen, cmd: str) -> None:
+    _, err = process.communicate(timeout=120)
+    if process.returncode != 0:
+        raise SystemExit(f"{cmd!r} failed ({process.returncode}): {err.strip()}")
+
+
 def one_round(args, probe) -> dict:
     ready, _ = wait_for(probe, args.holder, time.monotonic() + args.timeout, args.interval)
     if ready is None:
         raise SystemExit(f"the VIP is not served by {args.holder} before the failure; nothing to measure")
-    start = time.monotonic()
-    run(args.inject)
-    moved, last_holder = wait_for(probe, args.takeover, start + args.timeout, args.interval)
-    result = {"takeover_s": None if moved is None else round(moved - start, 3)}
+    began = time.monotonic()
+    failure = start(args.inject)
+    moved, last_holder = wait_for(probe, args.takeover, began + args.timeout, args.interval)
+    finish(failure, args.inject)
+    result = {"takeover_s": None if moved is None else round(moved - began, 3)}
     if last_holder is not None and moved is not None:
-        result["gap_s"] = round(moved - last_holder, 3)  # no answer from anyone during this time
+        result["gap_s"] = round(
+            moved - last_holder, 3
+        )  # no answer from anyone during this time (clients' outage)
     run(args.restore)
     if args.failback and moved is not None:
         restored = time.monotonic()

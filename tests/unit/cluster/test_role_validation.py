@@ -1,0 +1,210 @@
+"""Bad input to the cluster roles fails before any host is touched, on every host, naming the variable.
+
+The hosts of these plays point at a closed port (127.0.0.1:1): a task that tried to reach one would
+make it unreachable, so "failed, never unreachable" proves the verdict came from the controller alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def run_role(tmp_path: Path, role: str, groups: dict[str, list[str]], role_vars: dict) -> dict:
+    hosts = sorted({h for members in groups.values() for h in members})
+    inventory = {
+        "all": {
+            "hosts": {
+                h: {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh"}
+                for h in hosts
+            },
+            "children": {group: {"hosts": {h: {} for h in members}} for group, members in groups.items()},
+        }
+    }
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "play.yml").write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Bad input",
+                    "hosts": "all",
+                    "gather_facts": False,
+                    "roles": [{"role": f"redundant.kube.{role}", "vars": role_vars}],
+                }
+            ]
+        )
+    )
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
+        ANSIBLE_STDOUT_CALLBACK="json",
+        ANSIBLE_HOST_KEY_CHECKING="0",
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+    )
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            str(tmp_path / "inventory.yml"),
+            str(tmp_path / "play.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    return json.loads(proc.stdout)
+
+
+def verdicts(output: dict) -> dict[str, str]:
+    """The failure message of each host; asserts that no host was ever reached (or tried)."""
+    for host, stats in output["stats"].items():
+        assert stats["unreachable"] == 0, f"{host} was contacted"
+        assert stats["changed"] == 0
+    found = {}
+    for task in (t for p in output["plays"] for t in p["tasks"]):
+        for host, result in task["hosts"].items():
+            if result.get("failed"):
+                items = [r["msg"] for r in result.get("results", []) if r.get("failed")]
+                found[host] = items[0] if items else result["msg"]
+    return found
+
+
+K3S = {"k3s_version": "v1.33.5+k3s1"}
+
+
+@pytest.mark.parametrize(
+    ("groups", "role_vars", "message"),
+    [
+        (
+            {"k3s_servers": ["s1", "s2"], "k3s_agents": ["a1"]},
+            K3S,
+            "2 K3S servers (s1, s2) with embedded etcd and no witness: two etcd members lose quorum when either stops",
+        ),
+        (
+            {"k3s_servers": ["s1", "s2", "s3", "s4"]},
+            K3S,
+            "4 embedded etcd members (4 servers + 0 witnesses) is an even count",
+        ),
+        (
+            {"k3s_servers": ["s1", "s2"], "k3s_witnesses": ["w1"], "k3s_agents": ["a1"]},
+            {**K3S, "k3s_datastore_endpoint": "mysql://k3s:x@tcp(10.0.0.101:3306)/kine"},
+            "k3s_datastore_endpoint is set and the group named by k3s_witnesses_group has w1",
+        ),
+        (
+            {"k3s_agents": ["a1", "a2"]},
+            {**K3S, "k3s_join_url": "https://10.0.0.100:6443"},
+            "k3s_join_url is https://10.0.0.100:6443 (a cluster outside this inventory) but k3s_token is not set",
+        ),
+        (
+            {"k3s_servers": ["s1"]},
+            {**K3S, "k3s_install_source": "file", "k3s_binary_file": "/srv/airgap/k3s"},
+            'k3s_install_source is file but k3s_binary_checksum is not "sha256:<64 hex digits>"',
+        ),
+        ({"k3s_servers": ["s1"]}, {}, "k3s_version is not set: pin the K3S release to install"),
+    ],
+    ids=[
+        "two-servers-no-witness",
+        "four-servers",
+        "witness-with-datastore",
+        "join-without-token",
+        "airgap-without-checksum",
+        "no-version",
+    ],
+)
+def test_k3s_bad_input(tmp_path, groups, role_vars, message):
+    found = verdicts(run_role(tmp_path, "k3s", groups, role_vars))
+    hosts = {h for members in groups.values() for h in members}
+    assert set(found) == hosts, found
+    assert all(message in m for m in found.values()), found
+
+
+def test_k3s_wrong_binary_checksum_fails_on_every_host(tmp_path):
+    binary = tmp_path / "k3s"
+    binary.write_bytes(b"#!/bin/sh\n# NOT K3S: a stand-in file for the checksum test\n")
+    actual = "sha256:" + hashlib.sha256(binary.read_bytes()).hexdigest()
+    found = verdicts(
+        run_role(
+            tmp_path,
+            "k3s",
+            {"k3s_servers": ["s1"], "k3s_agents": ["a1"]},
+            {
+                **K3S,
+                "k3s_install_source": "file",
+                "k3s_binary_file": str(binary),
+                "k3s_binary_checksum": "sha256:" + "0" * 64,
+            },
+        )
+    )
+    assert found == {
+        h: f"k3s_binary_checksum: {binary} has {actual}, not sha256:{'0' * 64} - wrong file or wrong version"
+        for h in ("s1", "a1")
+    }
+
+
+@pytest.mark.parametrize(
+    ("groups", "role_vars", "message"),
+    [
+        (
+            {"kubeadm_control_plane": ["cp1", "cp2"], "kubeadm_workers": ["w1"]},
+            {"kubeadm_control_plane_endpoint": "10.0.0.100:6443"},
+            "2 control-plane nodes with stacked etcd is an even etcd member count",
+        ),
+        (
+            {"kubeadm_control_plane": ["cp1", "cp2", "cp3"]},
+            {},
+            "3 control-plane nodes but kubeadm_control_plane_endpoint is not set",
+        ),
+        (
+            {"kubeadm_control_plane": ["cp1"]},
+            {
+                "kubeadm_binary_source": "file",
+                "kubeadm_binaries": {"kubeadm": {"src": "/x", "checksum": "sha256:" + "1" * 64}},
+            },
+            "kubeadm_binary_source is file but kubeadm_binaries.kubelet is not set",
+        ),
+    ],
+    ids=["two-control-planes", "no-endpoint", "airgap-without-kubelet"],
+)
+def test_kubeadm_bad_input(tmp_path, groups, role_vars, message):
+    found = verdicts(run_role(tmp_path, "kubeadm", groups, role_vars))
+    hosts = {h for members in groups.values() for h in members}
+    assert set(found) == hosts, found
+    assert all(message in m for m in found.values()), found
+
+
+def test_datastore_host_outside_the_pair(tmp_path):
+    found = verdicts(
+        run_role(
+            tmp_path,
+            "datastore",
+            {"db": ["d1", "d2", "d3"]},
+            {
+                "datastore_hosts": ["d1", "d2"],
+                "datastore_vip_address": "10.0.0.101",
+                "datastore_password": "x",
+                "datastore_replication_password": "y",
+            },
+        )
+    )
+    assert found == {
+        h: "d3 not in datastore_hosts (d1, d2): add them or leave them out of the play"
+        for h in ("d1", "d2", "d3")
+    }
+
+
+def test_k3s_host_without_a_role(tmp_path):
+    found = verdicts(run_role(tmp_path, "k3s", {"k3s_servers": ["s1"], "other": ["x1"]}, K3S))
+    assert set(found) == {"s1", "x1"}
+    assert all(
+        m.startswith("x1 in none of the groups named by k3s_servers_group (k3s_servers)")
+        for m in found.values()
+    )
