@@ -7,13 +7,12 @@ server, helm and the role's ansible-playbook run are real."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from playbook_run import failed_messages, run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "cluster"))
@@ -47,36 +46,14 @@ def play(tmp_path: Path, cluster, **role_vars) -> tuple[int, dict]:
             ]
         )
     )
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
-        ANSIBLE_STDOUT_CALLBACK="json",
-        ANSIBLE_LOCALHOST_WARNING="0",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-        HELM_CACHE_HOME=str(tmp_path / "helm-cache"),
-        HELM_CONFIG_HOME=str(tmp_path / "helm-config"),
-        HELM_DATA_HOME=str(tmp_path / "helm-data"),
-    )
-    proc = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(book)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-    return proc.returncode, json.loads(proc.stdout)
+    helm_dirs = {
+        f"HELM_{kind}_HOME": str(tmp_path / f"helm-{kind.lower()}") for kind in ("CACHE", "CONFIG", "DATA")
+    }
+    return run_playbook(book, "localhost,", env={"ANSIBLE_TRANSPORT": "local", **helm_dirs})
 
 
 def failures(output: dict) -> list[str]:
-    """The message of every failed task, or of each failed item of a failed loop."""
-    found = []
-    for task in (t for p in output["plays"] for t in p["tasks"]):
-        for host in task["hosts"].values():
-            if host.get("failed"):
-                items = [r for r in host.get("results", []) if r.get("failed")]
-                found += [r.get("msg", "") for r in items] or [host.get("msg", "")]
-    return found
+    return list(failed_messages(output).values())
 
 
 def deployment(name: str, namespace: str, image: str, env: dict[str, str] | None = None) -> dict:

@@ -7,16 +7,11 @@ make it unreachable, so "failed, never unreachable" proves the verdict came from
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-
-REPO = Path(__file__).resolve().parents[3]
+from playbook_run import failed_messages, run_playbook
 
 
 def run_role(tmp_path: Path, role: str, groups: dict[str, list[str]], role_vars: dict) -> dict:
@@ -43,25 +38,7 @@ def run_role(tmp_path: Path, role: str, groups: dict[str, list[str]], role_vars:
             ]
         )
     )
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
-        ANSIBLE_STDOUT_CALLBACK="json",
-        ANSIBLE_HOST_KEY_CHECKING="0",
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-    )
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            str(tmp_path / "inventory.yml"),
-            str(tmp_path / "play.yml"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    return json.loads(proc.stdout)
+    return run_playbook(tmp_path / "play.yml", str(tmp_path / "inventory.yml"))[1]
 
 
 def verdicts(output: dict) -> dict[str, str]:
@@ -69,59 +46,77 @@ def verdicts(output: dict) -> dict[str, str]:
     for host, stats in output["stats"].items():
         assert stats["unreachable"] == 0, f"{host} was contacted"
         assert stats["changed"] == 0
-    found = {}
-    for task in (t for p in output["plays"] for t in p["tasks"]):
-        for host, result in task["hosts"].items():
-            if result.get("failed"):
-                items = [r["msg"] for r in result.get("results", []) if r.get("failed")]
-                found[host] = items[0] if items else result["msg"]
-    return found
+    return failed_messages(output)
 
 
 K3S = {"k3s_version": "v1.33.5+k3s1"}
 
 
-@pytest.mark.parametrize(
-    ("groups", "role_vars", "message"),
-    [
-        (
-            {"k3s_servers": ["s1", "s2"], "k3s_agents": ["a1"]},
-            K3S,
-            "2 K3S servers (s1, s2) with embedded etcd and no witness: two etcd members lose quorum when either stops",
-        ),
-        (
-            {"k3s_servers": ["s1", "s2", "s3", "s4"]},
-            K3S,
-            "4 embedded etcd members (4 servers + 0 witnesses) is an even count",
-        ),
-        (
-            {"k3s_servers": ["s1", "s2"], "k3s_witnesses": ["w1"], "k3s_agents": ["a1"]},
-            {**K3S, "k3s_datastore_endpoint": "mysql://k3s:x@tcp(10.0.0.101:3306)/kine"},
-            "k3s_datastore_endpoint is set and the group named by k3s_witnesses_group has w1",
-        ),
-        (
-            {"k3s_agents": ["a1", "a2"]},
-            {**K3S, "k3s_join_url": "https://10.0.0.100:6443"},
-            "k3s_join_url is https://10.0.0.100:6443 (a cluster outside this inventory) but k3s_token is not set",
-        ),
-        (
-            {"k3s_servers": ["s1"]},
-            {**K3S, "k3s_install_source": "file", "k3s_binary_file": "/srv/airgap/k3s"},
-            'k3s_install_source is file but k3s_binary_checksum is not "sha256:<64 hex digits>"',
-        ),
-        ({"k3s_servers": ["s1"]}, {}, "k3s_version is not set: pin the K3S release to install"),
-    ],
-    ids=[
-        "two-servers-no-witness",
-        "four-servers",
-        "witness-with-datastore",
-        "join-without-token",
-        "airgap-without-checksum",
-        "no-version",
-    ],
-)
-def test_k3s_bad_input(tmp_path, groups, role_vars, message):
-    found = verdicts(run_role(tmp_path, "k3s", groups, role_vars))
+# (role, groups, role variables, text every host's failure must contain)
+BAD_INPUT = {
+    "k3s-two-servers-no-witness": (
+        "k3s",
+        {"k3s_servers": ["s1", "s2"], "k3s_agents": ["a1"]},
+        K3S,
+        "2 K3S servers (s1, s2) with embedded etcd and no witness: two etcd members lose quorum when either stops",
+    ),
+    "k3s-four-servers": (
+        "k3s",
+        {"k3s_servers": ["s1", "s2", "s3", "s4"]},
+        K3S,
+        "4 embedded etcd members (4 servers + 0 witnesses) is an even count",
+    ),
+    "k3s-witness-with-datastore": (
+        "k3s",
+        {"k3s_servers": ["s1", "s2"], "k3s_witnesses": ["w1"], "k3s_agents": ["a1"]},
+        {**K3S, "k3s_datastore_endpoint": "mysql://k3s:x@tcp(10.0.0.101:3306)/kine"},
+        "k3s_datastore_endpoint is set and the group named by k3s_witnesses_group has w1",
+    ),
+    "k3s-join-without-token": (
+        "k3s",
+        {"k3s_agents": ["a1", "a2"]},
+        {**K3S, "k3s_join_url": "https://10.0.0.100:6443"},
+        "k3s_join_url is https://10.0.0.100:6443 (a cluster outside this inventory) but k3s_token is not set",
+    ),
+    "k3s-airgap-without-checksum": (
+        "k3s",
+        {"k3s_servers": ["s1"]},
+        {**K3S, "k3s_install_source": "file", "k3s_binary_file": "/srv/airgap/k3s"},
+        'k3s_install_source is file but k3s_binary_checksum is not "sha256:<64 hex digits>"',
+    ),
+    "k3s-no-version": (
+        "k3s",
+        {"k3s_servers": ["s1"]},
+        {},
+        "k3s_version is not set: pin the K3S release to install",
+    ),
+    "kubeadm-two-control-planes": (
+        "kubeadm",
+        {"kubeadm_control_plane": ["cp1", "cp2"], "kubeadm_workers": ["w1"]},
+        {"kubeadm_control_plane_endpoint": "10.0.0.100:6443"},
+        "2 control-plane nodes with stacked etcd is an even etcd member count",
+    ),
+    "kubeadm-no-endpoint": (
+        "kubeadm",
+        {"kubeadm_control_plane": ["cp1", "cp2", "cp3"]},
+        {},
+        "3 control-plane nodes but kubeadm_control_plane_endpoint is not set",
+    ),
+    "kubeadm-airgap-without-kubelet": (
+        "kubeadm",
+        {"kubeadm_control_plane": ["cp1"]},
+        {
+            "kubeadm_binary_source": "file",
+            "kubeadm_binaries": {"kubeadm": {"src": "/x", "checksum": "sha256:" + "1" * 64}},
+        },
+        "kubeadm_binary_source is file but kubeadm_binaries.kubelet is not set",
+    ),
+}
+
+
+@pytest.mark.parametrize(("role", "groups", "role_vars", "message"), BAD_INPUT.values(), ids=BAD_INPUT.keys())
+def test_bad_input_fails_every_host_untouched(tmp_path, role, groups, role_vars, message):
+    found = verdicts(run_role(tmp_path, role, groups, role_vars))
     hosts = {h for members in groups.values() for h in members}
     assert set(found) == hosts, found
     assert all(message in m for m in found.values()), found
@@ -148,37 +143,6 @@ def test_k3s_wrong_binary_checksum_fails_on_every_host(tmp_path):
         h: f"k3s_binary_checksum: {binary} has {actual}, not sha256:{'0' * 64} - wrong file or wrong version"
         for h in ("s1", "a1")
     }
-
-
-@pytest.mark.parametrize(
-    ("groups", "role_vars", "message"),
-    [
-        (
-            {"kubeadm_control_plane": ["cp1", "cp2"], "kubeadm_workers": ["w1"]},
-            {"kubeadm_control_plane_endpoint": "10.0.0.100:6443"},
-            "2 control-plane nodes with stacked etcd is an even etcd member count",
-        ),
-        (
-            {"kubeadm_control_plane": ["cp1", "cp2", "cp3"]},
-            {},
-            "3 control-plane nodes but kubeadm_control_plane_endpoint is not set",
-        ),
-        (
-            {"kubeadm_control_plane": ["cp1"]},
-            {
-                "kubeadm_binary_source": "file",
-                "kubeadm_binaries": {"kubeadm": {"src": "/x", "checksum": "sha256:" + "1" * 64}},
-            },
-            "kubeadm_binary_source is file but kubeadm_binaries.kubelet is not set",
-        ),
-    ],
-    ids=["two-control-planes", "no-endpoint", "airgap-without-kubelet"],
-)
-def test_kubeadm_bad_input(tmp_path, groups, role_vars, message):
-    found = verdicts(run_role(tmp_path, "kubeadm", groups, role_vars))
-    hosts = {h for members in groups.values() for h in members}
-    assert set(found) == hosts, found
-    assert all(message in m for m in found.values()), found
 
 
 def test_datastore_host_outside_the_pair(tmp_path):
