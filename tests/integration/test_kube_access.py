@@ -183,12 +183,17 @@ def test_lost_node_simulated_kubelet_is_marked_unreachable(make_cluster):
     res = Resources(api_client_from_settings(ConnectionSettings(kubeconfig=cluster.kubeconfig), environ={}))
     cluster.set_kubelet("node-2", running=False)
     deadline = time.monotonic() + 60
-    taints: list = []
-    while time.monotonic() < deadline and not taints:
+    effects: set = set()
+    # The controller adds the NoSchedule and NoExecute taints in separate updates: wait for both.
+    while time.monotonic() < deadline and effects != {"NoSchedule", "NoExecute"}:
         node = res.get("v1", "Node", "node-2")
-        taints = [t for t in node["spec"].get("taints", []) if t["key"] == "node.kubernetes.io/unreachable"]
+        effects = {
+            t["effect"]
+            for t in node["spec"].get("taints", [])
+            if t["key"] == "node.kubernetes.io/unreachable"
+        }
         time.sleep(0.5)
-    assert {t["effect"] for t in taints} == {"NoSchedule", "NoExecute"}
+    assert effects == {"NoSchedule", "NoExecute"}
     ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
     assert ready["status"] == "Unknown"
     cluster.set_kubelet("node-2", running=True)
