@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 RK_CACHE ?= $(HOME)/.cache/redundant-kube
 export RK_CACHE
 
-.PHONY: demo demo-stop test setup system-packages python control-plane lint test-unit test-integration test-molecule test-vm sanity build-collection
+.PHONY: demo demo-stop test setup system-packages python control-plane lint test-unit test-integration test-molecule test-vm
 
 setup: system-packages python
 
@@ -33,6 +33,9 @@ test-integration: setup control-plane
 
 test-molecule: setup
 	@scripts/run-tests.sh molecule
+
+test-vm: setup
+	@RK_VM_TIER=1 scripts/run-tests.sh vm
 
 demo: setup control-plane
 	@scripts/demo.sh
