@@ -18,6 +18,24 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+def ansible_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for `ansible`/`ansible-playbook` runs in tests: this checkout's collections, the
+    JSON callback (so results are parsed, not scraped), this interpreter, no warnings or colours."""
+    environ = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_LOCALHOST_WARNING="0",
+        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+        ANSIBLE_HOST_KEY_CHECKING="0",
+        ANSIBLE_STDOUT_CALLBACK="json",
+        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+    )
+    environ.update(extra or {})
+    return environ
+
+
 @dataclass
 class ModuleRun:
     rc: int
@@ -39,17 +57,7 @@ def run_module(
     verbosity: int = 0,
 ) -> ModuleRun:
     """`ansible localhost -m redundant.kube.<module> -a <json>`; result is the module's returned dict."""
-    environ = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_LOCALHOST_WARNING="0",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-        ANSIBLE_STDOUT_CALLBACK="json",
-        ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-    )
-    environ.update(env or {})
+    environ = ansible_environment(env)
     name = module if "." in module else f"redundant.kube.{module}"
     cmd = [str(BIN / "ansible"), "localhost", "-m", name]
     if args:  # an empty JSON object would be taken as raw parameters

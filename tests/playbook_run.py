@@ -4,11 +4,12 @@ need more than one module (roles, plays against several hosts)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from ansible_run import ansible_environment
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -17,16 +18,7 @@ def run_playbook(
     playbook: Path, inventory: str, env: dict[str, str] | None = None
 ) -> tuple[int, dict[str, Any]]:
     """Exit code and the JSON callback's document (plays, tasks, per-host results, stats)."""
-    environ = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
-        ANSIBLE_STDOUT_CALLBACK="json",
-        ANSIBLE_LOCALHOST_WARNING="0",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-        ANSIBLE_HOST_KEY_CHECKING="0",
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-    )
-    environ.update(env or {})
+    environ = ansible_environment(env)
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), "-i", inventory, str(playbook)],
         capture_output=True,
