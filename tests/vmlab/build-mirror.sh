@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the lab's air-gapped package mirror: a flat apt repository holding the given packages and
-# every dependency the base image lacks (Recommends included, as apt installs them by default).
+# every dependency the base image lacks (without Recommends, as the image's apt is configured).
 #   build-mirror.sh IMAGE_DIR PACKAGE...
 # The host's apt resolves against the image's own dpkg status file, so the mirror holds exactly what
 # the VMs will ask for. Cached under $RK_CACHE/vmlab/mirror-<hash of this script, the image and the
@@ -31,7 +31,7 @@ apt_opts=(
   -o Dir::State::Lists="$work/lists" -o Dir::State::Status="$work/status"
   -o Dir::State::extended_states="$work/extended_states"
   -o Dir::Cache="$work/cache" -o Dir::Cache::Archives="$work/archives"
-  -o APT::Architecture=amd64 -o APT::Architectures::=amd64 -o APT::Install-Recommends=true
+  -o APT::Architecture=amd64 -o APT::Architectures::=amd64 -o APT::Install-Recommends=false
   -o Debug::NoLocking=true
 )
 log=$cache/build-mirror.log
@@ -49,5 +49,7 @@ mv "$work"/archives/*.deb "$work/repo/"
 )
 rm -rf "$out"
 mv "$work/repo" "$out"
+# A mirror for another image or package list is never used again.
+find "$cache" -maxdepth 1 -name 'mirror-*' ! -name "mirror-$key" ! -name 'mirror-build.*' -exec rm -rf {} +
 echo "[vmlab build-mirror] $(find "$out" -name '*.deb' | wc -l) packages in $out" >&2
 echo "$out"

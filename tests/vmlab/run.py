@@ -41,9 +41,14 @@ from lab import (
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PLAYBOOKS = HERE / "playbooks"
+# ansible and ansible-playbook of the Python running this file (the project's .venv).
+BIN = Path(sys.executable).parent
 CACHE = Path(os.environ.get("RK_CACHE", Path.home() / ".cache/redundant-kube")) / "vmlab"
 PLAYBOOK_TIMEOUT = 20 * 60
+# node_prep sets the first pattern (preflight expects it); the core_pattern scenario then moves the
+# cores to the second, so the role's change path runs too.
 CORE_PATTERN = "/var/lib/vmlab-cores/core.%e.%p"
+CRASH_CORE_PATTERN = "/var/crash/vmlab/%e.%p.core"
 ISCSI_TARGET = "iqn.2024-01.example.vmlab:lun0"
 ISCSI_LUN_MIB = 64
 # Packages the test itself installs on a VM, besides those the roles name.
@@ -63,6 +68,10 @@ PREFLIGHT_ARGS = {
 
 class ScenarioFailed(AssertionError):
     pass
+
+
+class Interrupted(BaseException):
+    """SIGTERM (CI's time limit, a user's kill): stop the scenarios, tear down, still print the summary."""
 
 
 class NotRunnable(Exception):
@@ -103,6 +112,7 @@ class Tier:
                     "lab_cluster_dns_ip": CLUSTER_DNS_IP,
                     "lab_cluster_domain": CLUSTER_DOMAIN,
                     "lab_core_pattern": CORE_PATTERN,
+                    "lab_crash_core_pattern": CRASH_CORE_PATTERN,
                     "lab_vip": VIP,
                     "lab_vip_preempt": True,
                 },
@@ -137,8 +147,8 @@ class Tier:
             )
         )
 
-    def ansible_env(self, **extra: str) -> dict[str, str]:
-        return dict(
+    def ansible_env(self, **overrides: str) -> dict[str, str]:
+        env = dict(
             os.environ,
             ANSIBLE_CONFIG=str(self.lab.run_dir / "ansible.cfg"),
             ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
@@ -147,14 +157,15 @@ class Tier:
             ANSIBLE_FORCE_COLOR="0",
             # Per-task times in every log: under TCG that is where the minutes go.
             ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks",
-            **extra,
         )
+        env.update(overrides)
+        return env
 
     def playbook(self, name: str, extra_vars: dict | None = None) -> dict[str, dict[str, int]]:
         """Run one playbook from playbooks/ inside the namespace; returns the recap per host."""
         self.log_counter += 1
         log = self.lab.log_dir / f"{self.log_counter:02d}-{name}.log"
-        cmd = self.lab.netns("ansible-playbook", str(PLAYBOOKS / f"{name}.yml"))
+        cmd = self.lab.netns(str(BIN / "ansible-playbook"), str(PLAYBOOKS / f"{name}.yml"))
         if extra_vars:
             cmd += ["--extra-vars", json.dumps(extra_vars)]
         with log.open("w") as out:
@@ -190,8 +201,10 @@ class Tier:
 
     def module(self, pattern: str, module: str, args: dict) -> dict[str, dict]:
         """Run one module ad hoc on the hosts matching pattern; returns each host's result."""
-        cmd = self.lab.netns("ansible", pattern, "-m", module, "-a", json.dumps(args))
-        env = self.ansible_env(ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+        cmd = self.lab.netns(str(BIN / "ansible"), pattern, "-m", module, "-a", json.dumps(args))
+        env = self.ansible_env(
+            ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_CALLBACKS_ENABLED=""
+        )
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600, check=False)
         try:
             return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]
@@ -353,7 +366,7 @@ def scenario_iscsi(tier: Tier) -> str:
     # The role's modules-load.d file, not the first login, must bring the modules back after a reboot.
     tier.figures["reboot_s"] = round(tier.reboot("vm2"), 1)
     loaded = tier.sh("vm2", "cut -d' ' -f1 /proc/modules")
-    journal = tier.sh("vm2", "journalctl -b -o cat -u systemd-modules-load.service")
+    journal = tier.sh("vm2", "journalctl -b -o cat -t systemd-modules-load")
     for mod in ("iscsi_tcp", "dm_crypt"):
         check(mod in loaded.split(), f"vm2: {mod} not loaded after reboot")
         check(
@@ -374,18 +387,26 @@ def scenario_nfs(tier: Tier) -> str:
     )
 
 
+def scenario_node_prep_preflight(tier: Tier) -> str:
+    """node_prep on the client VM (the Kubernetes node), then preflight finds nothing missing."""
+    require_roles("node_prep")
+    tier.converge("node_prep")
+    result = tier.module("client", "redundant.kube.preflight", PREFLIGHT_ARGS)["vm2"]
+    check(result.get("passed") is True, f"vm2: preflight after node_prep: {result.get('failed_checks')}")
+    return f"preflight all green on vm2 ({len(result['checks'])} checks)"
+
+
 def scenario_dns_resolver(tier: Tier) -> str:
     require_roles("dns_resolver")
     tier.converge("dns_resolver")
     cluster_name = f"probe-{os.getpid()}.default.svc.{CLUSTER_DOMAIN}"
     site_name = f"probe-{os.getpid()}.{SITE_DOMAIN}"
-    for vm in ("vm1", "vm2"):
-        answer = tier.sh(vm, f"resolvectl query --legend=no {vm}-{cluster_name}")
-        check(SERVICE_IP in answer, f"{vm}: resolvectl query {vm}-{cluster_name} gave {answer!r}")
-        libc = tier.sh(vm, f"getent hosts {vm}-libc-{cluster_name}")
-        check(SERVICE_IP in libc, f"{vm}: getent (resolv.conf stub) gave {libc!r}")
-        other = tier.sh(vm, f"resolvectl query --legend=no {vm}-{site_name}")
-        check(SERVICE_IP in other, f"{vm}: the site name {vm}-{site_name} did not resolve: {other!r}")
+    answer = tier.sh("vm2", f"resolvectl query --legend=no {cluster_name}")
+    check(SERVICE_IP in answer, f"vm2: resolvectl query {cluster_name} gave {answer!r}")
+    libc = tier.sh("vm2", f"getent hosts libc-{cluster_name}")
+    check(SERVICE_IP in libc, f"vm2: getent (through the resolv.conf stub) gave {libc!r}")
+    other = tier.sh("vm2", f"resolvectl query --legend=no {site_name}")
+    check(SERVICE_IP in other, f"vm2: the site name {site_name} did not resolve: {other!r}")
     cluster_log, site_log = tier.lab.dns_queries("cluster-dns"), tier.lab.dns_queries("site-dns")
     check(cluster_name in cluster_log, "the cluster DNS server never saw the cluster names")
     check(site_name not in cluster_log, f"names outside {CLUSTER_DOMAIN} reached the cluster DNS server:\n"
@@ -395,6 +416,7 @@ def scenario_dns_resolver(tier: Tier) -> str:
 
 
 def scenario_core_pattern(tier: Tier) -> str:
+    """Moves the pattern node_prep set to another directory, then a crash dumps there."""
     require_roles("core_pattern")
     tier.converge("core_pattern")
     # A real crash: python3 dereferences address 0 through ctypes and dies of SIGSEGV.
@@ -404,7 +426,7 @@ def scenario_core_pattern(tier: Tier) -> str:
         " echo $?",
     ).split()
     check(status == str(128 + signal.SIGSEGV), f"vm2: the crashing process exited {status}, not by SIGSEGV")
-    core = CORE_PATTERN.replace("%e", "python3").replace("%p", pid)
+    core = CRASH_CORE_PATTERN.replace("%e", "python3").replace("%p", pid)
     kind = tier.sh(
         "vm2",
         'python3 -c \'import sys; h = open(sys.argv[1], "rb").read(18); '
@@ -414,39 +436,29 @@ def scenario_core_pattern(tier: Tier) -> str:
     return f"core of a SIGSEGV'd process at {core}"
 
 
-def scenario_node_prep_preflight(tier: Tier) -> str:
-    require_roles("node_prep")
-    tier.converge("node_prep")
-    results = tier.module("lab", "redundant.kube.preflight", PREFLIGHT_ARGS)
-    for vm, result in results.items():
-        check(result.get("passed") is True, f"{vm}: preflight after node_prep: {result.get('failed_checks')}")
-    return f"preflight all green on {', '.join(sorted(results))} ({len(results['vm1']['checks'])} checks)"
-
-
 def scenario_vip(tier: Tier) -> str:
     require_roles("vip")
     lab = tier.lab
-    tier.converge("vip")
+
+    def keepalived(vm: str, verb: str) -> Callable[[], None]:
+        return lambda: tier.sh(vm, f"systemctl {verb} keepalived")
+
+    tier.converge("vip")  # the role's default: preempt
     tier.wait_vip_on("vm1", ["vm2"])
     check(lab.ping(VIP, count=3), f"VIP {VIP} does not answer from the namespace")
-    stop = measure_failover(tier, "keepalived stopped on master", lambda: tier.sh("vm1", "systemctl stop keepalived"),
-                            "vm2", ["vm1"])  # fmt: skip
-    back = measure_failover(tier, "failback (preempt) after keepalived start", lambda: tier.sh("vm1", "systemctl start keepalived"),
-                            "vm1", ["vm2"])  # fmt: skip
-    killed = measure_failover(tier, "master VM killed", lambda: lab.kill("vm1"), "vm2", [])
-    # The dead node comes back: keepalived starts at boot and, with preempt, takes the VIP back.
-    pinger = Pinger(lab, VIP)
-    lab.boot("vm1")
-    lab.wait_ssh(["vm1"])
-    tier.wait_vip_on("vm1", ["vm2"], timeout=120)
-    gap, _ = pinger.stop()
-    tier.figures["vrrp_gaps_s"]["failback (preempt) after the killed VM booted"] = round(gap, 2)
+    stop = measure_failover(
+        tier, "keepalived stopped on the master", keepalived("vm1", "stop"), "vm2", ["vm1"]
+    )
+    back = measure_failover(
+        tier, "failback when keepalived returns (preempt)", keepalived("vm1", "start"), "vm1", ["vm2"]
+    )
     # With preempt off, a returning peer stays BACKUP: no second outage.
     tier.playbook("vip", {"lab_vip_preempt": False})
-    measure_failover(tier, "keepalived stopped on master (nopreempt)", lambda: tier.sh("vm1", "systemctl stop keepalived"),
-                     "vm2", ["vm1"])  # fmt: skip
+    measure_failover(
+        tier, "keepalived stopped on the master (nopreempt)", keepalived("vm1", "stop"), "vm2", ["vm1"]
+    )
     since = tier.sh("vm1", "date '+%Y-%m-%d %H:%M:%S'").strip()
-    tier.sh("vm1", "systemctl start keepalived")
+    keepalived("vm1", "start")()
     deadline = time.monotonic() + 60
     while "Entering BACKUP STATE" not in tier.sh("vm1", f"journalctl -o cat -u keepalived --since '{since}'"):
         check(time.monotonic() < deadline, "vm1: keepalived did not enter BACKUP within 60s of its start")
@@ -456,7 +468,9 @@ def scenario_vip(tier: Tier) -> str:
     time.sleep(10)
     holders = tier.vip_holders(["vm1", "vm2"])
     check(holders == ["vm2"], f"nopreempt: VIP held by {holders} after vm1 returned, expected vm2 only")
-    return f"gaps: stop {stop:.2f}s, failback {back:.2f}s, VM killed {killed:.2f}s; nopreempt keeps vm2"
+    # Pull the plug on the master (now vm2): the backup takes over after the master-down interval.
+    killed = measure_failover(tier, "master VM killed", lambda: lab.kill("vm2"), "vm1", [])
+    return f"gaps: stop {stop:.2f}s, failback {back:.2f}s, master VM killed {killed:.2f}s; nopreempt keeps the VIP"
 
 
 @dataclass(frozen=True)
@@ -465,26 +479,47 @@ class Scenario:
     run: Callable[[Tier], str]
 
 
-# Order matters: preflight-unprepared needs untouched VMs, vip kills vm1.
+# Order matters: preflight-unprepared needs untouched VMs; node_prep installs on vm2 what the
+# single-role scenarios after it then converge again (each package is installed once per VM: dpkg
+# under TCG is the dearest thing the tier does); vip kills vm2.
 SCENARIOS = [
     Scenario("preflight-unprepared", scenario_preflight_unprepared),
+    Scenario("node_prep-preflight", scenario_node_prep_preflight),
     Scenario("iscsi", scenario_iscsi),
     Scenario("nfs", scenario_nfs),
     Scenario("dns_resolver", scenario_dns_resolver),
     Scenario("core_pattern", scenario_core_pattern),
-    Scenario("node_prep-preflight", scenario_node_prep_preflight),
     Scenario("vip", scenario_vip),
 ]
 
 
 # --- image, mirror and the whole run ------------------------------------------------------------------
+# The roles the scenarios run, with the roles they include (node_prep and iscsi include kernel_modules,
+# node_prep includes nfs_client, iscsi, dns_resolver and core_pattern).
+MIRRORED_ROLES = [
+    "kernel_modules",
+    "iscsi",
+    "nfs_client",
+    "nfs_server",
+    "dns_resolver",
+    "core_pattern",
+    "node_prep",
+    "vip",
+]
+
+
 def role_packages() -> list[str]:
-    """Debian package names the roles install: every *_packages list in their Debian vars and defaults."""
+    """Debian packages those roles install: every *_packages list in their Debian vars and defaults."""
     names: set[str] = set()
-    for path in [*REPO.glob("roles/*/vars/Debian.yml"), *REPO.glob("roles/*/defaults/main.yml")]:
-        for key, value in (yaml.safe_load(path.read_text()) or {}).items():
-            if key.endswith("_packages") and isinstance(value, list):
-                names.update(v for v in value if isinstance(v, str) and "{" not in v)
+    for role in MIRRORED_ROLES:
+        for path in (
+            REPO / "roles" / role / "vars" / "Debian.yml",
+            REPO / "roles" / role / "defaults" / "main.yml",
+        ):
+            data = yaml.safe_load(path.read_text()) if path.exists() else None
+            for key, value in (data or {}).items():
+                if key.endswith("_packages") and isinstance(value, list):
+                    names.update(v for v in value if isinstance(v, str) and "{" not in v)
     return sorted(names)
 
 
@@ -495,26 +530,11 @@ def build(script: str, *args: str) -> Path:
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
-def main(argv: list[str]) -> int:
-    known = {s.name: s for s in SCENARIOS}
-    unknown = [a for a in argv if a not in known]
-    if unknown:
-        print(f"unknown scenario(s) {unknown}; known: {', '.join(known)}", file=sys.stderr)
-        return 2
-    selected = [s for s in SCENARIOS if not argv or s.name in argv]
-    # SIGTERM (CI's timeout, a user's kill) must still run the teardown below.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    runs_root = CACHE / "runs"
-    sweep_dead_runs(runs_root)
-    t0 = time.monotonic()
+def run_scenarios(tier: Tier, selected: list[Scenario]) -> list[Outcome]:
+    """Bring the lab up, run the scenarios in order, and always tear the lab down."""
+    lab, figures = tier.lab, tier.figures
     outcomes: list[Outcome] = []
-    figures: dict = {}
-    image = build("build-image.sh")
-    mirror = build("build-mirror.sh", str(image), *role_packages(), *TEST_PACKAGES)
-    figures["image_and_mirror_s"] = round(time.monotonic() - t0, 1)
-    run_dir = runs_root / time.strftime("%Y%m%d-%H%M%S")
-    lab = Lab(run_dir, image, mirror, ["vm1", "vm2"])
-    tier = Tier(lab, figures)
+    t0 = time.monotonic()
     try:
         lab.up()
         tier.write_ansible_files()
@@ -543,10 +563,46 @@ def main(argv: list[str]) -> int:
                 f"[vmlab] {outcome.name}: {outcome.status} ({outcome.seconds:.0f}s) {outcome.detail}",
                 flush=True,
             )
-    except (LabError, subprocess.SubprocessError) as exc:
+    except (LabError, ScenarioFailed, subprocess.SubprocessError) as exc:
         outcomes.append(Outcome("lab", "FAILED", time.monotonic() - t0, str(exc)))
+    except Interrupted:
+        outcomes.append(
+            Outcome(
+                "interrupted", "FAILED", time.monotonic() - t0, "SIGTERM: the remaining scenarios did not run"
+            )
+        )
     finally:
         lab.down()
+    return outcomes
+
+
+def main(argv: list[str]) -> int:
+    known = {s.name: s for s in SCENARIOS}
+    unknown = [a for a in argv if a not in known]
+    if unknown:
+        print(f"unknown scenario(s) {unknown}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
+    selected = [s for s in SCENARIOS if not argv or s.name in argv]
+
+    def interrupt(*_: object) -> None:
+        raise Interrupted
+
+    signal.signal(signal.SIGTERM, interrupt)
+    runs_root = CACHE / "runs"
+    sweep_dead_runs(runs_root)
+    t0 = time.monotonic()
+    run_dir = runs_root / time.strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True)
+    (run_dir / "owner").write_text(f"{os.getpid()}\n")  # claimed before anything slow: see sweep_dead_runs
+    figures: dict = {}
+    try:
+        image = build("build-image.sh")
+        mirror = build("build-mirror.sh", str(image), *role_packages(), *TEST_PACKAGES)
+    except LabError as exc:
+        outcomes = [Outcome("image and mirror", "FAILED", time.monotonic() - t0, str(exc))]
+    else:
+        figures["image_and_mirror_s"] = round(time.monotonic() - t0, 1)
+        outcomes = run_scenarios(Tier(Lab(run_dir, image, mirror, ["vm1", "vm2"]), figures), selected)
     figures["total_s"] = round(time.monotonic() - t0, 1)
     figures["scenarios_s"] = {o.name: round(o.seconds, 1) for o in outcomes}
     (run_dir / "results.json").write_text(json.dumps(figures, indent=2) + "\n")

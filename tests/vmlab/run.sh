@@ -9,5 +9,6 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 ./setup.sh
-export PATH="$(cd ../.. && pwd)/.venv/bin:$PATH"
-exec python3 run.py "$@"
+venv=$(cd ../.. && pwd)/.venv
+[ -x "$venv/bin/python3" ] || { echo "vmlab: no .venv yet; run make python first" >&2; exit 1; }
+exec "$venv/bin/python3" run.py "$@"
