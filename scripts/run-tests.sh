@@ -28,8 +28,16 @@ tier_integration() {
   for f in tests/output/playbooks/*.txt; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done
   return $rc
 }
+# Scenarios of work still in progress (the cluster roles, issue 7): not yet run by `make test`, and said so.
+MOLECULE_PENDING=(k3s_two_node kubeadm_cluster)
 tier_molecule() {
-  if [ -x tests/molecule/run.sh ]; then tests/molecule/run.sh; else echo "no molecule runner yet"; fi
+  local run=() s
+  for f in extensions/molecule/*/molecule.yml; do
+    s=$(basename "$(dirname "$f")")
+    [[ " ${MOLECULE_PENDING[*]} " == *" $s "* ]] || run+=("$s")
+  done
+  echo "NOT RUN by make test (cluster roles in progress): ${MOLECULE_PENDING[*]}; run tests/molecule/run.sh <scenario>"
+  tests/molecule/run.sh "${run[@]}"
 }
 tier_vm() {
   local spent=$(( $(date +%s) - start_all ))
