@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playbook_run import failed_messages, run_playbook
+from playbook_run import PlaybookRun, run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "cluster"))
@@ -26,8 +26,8 @@ def cluster(make_cluster):
     return make_cluster(nodes=2)
 
 
-def play(tmp_path: Path, cluster, **role_vars) -> tuple[int, dict]:
-    """Run the role in a playbook on the controller; return the exit code and the JSON callback's output."""
+def play(tmp_path: Path, cluster, **role_vars) -> PlaybookRun:
+    """Run the role in a playbook on the controller."""
     book = tmp_path / "storage.yml"
     role_vars = {
         "storage_kubeconfig": cluster.kubeconfig,
@@ -52,8 +52,8 @@ def play(tmp_path: Path, cluster, **role_vars) -> tuple[int, dict]:
     return run_playbook(book, "localhost,", env={"ANSIBLE_TRANSPORT": "local", **helm_dirs})
 
 
-def failures(output: dict) -> list[str]:
-    return list(failed_messages(output).values())
+def failures(run: PlaybookRun) -> list[str]:
+    return list(run.failed_messages().values())
 
 
 def deployment(name: str, namespace: str, image: str, env: dict[str, str] | None = None) -> dict:
@@ -151,8 +151,8 @@ def get(cluster, *args: str) -> dict:
 
 
 def test_storage_role_installs_provisioners_and_classes_simulated_kubelet(tmp_path, cluster, sources):
-    rc, output = play(tmp_path, cluster, **seed_storage(sources))
-    assert rc == 0, failures(output)
+    first = play(tmp_path, cluster, **seed_storage(sources))
+    assert first.rc == 0, first.explain()
 
     local_path = get(
         cluster,
@@ -182,26 +182,26 @@ def test_storage_role_installs_provisioners_and_classes_simulated_kubelet(tmp_pa
     ]
     assert defaults == ["rk-longhorn"]  # "standard" lost the mark
 
-    rc, again = play(tmp_path, cluster, **seed_storage(sources))
-    assert rc == 0, failures(again)
+    again = play(tmp_path, cluster, **seed_storage(sources))
+    assert again.rc == 0, again.explain()
     changed = [
         t["task"]["name"]
-        for p in again["plays"]
+        for p in again.output["plays"]
         for t in p["tasks"]
         if t["hosts"]["localhost"].get("changed")
     ]
-    assert again["stats"]["localhost"]["changed"] == 0, changed
+    assert again.stats["changed"] == 0, changed
 
 
 def test_more_replicas_than_nodes_fails_before_applying_anything(tmp_path, cluster):
-    rc, output = play(
+    run = play(
         tmp_path,
         cluster,
         storage_classes=[{"name": "rk-longhorn-3", "type": "longhorn"}],
         storage_longhorn_replicas=3,
     )
-    assert rc != 0
-    assert failures(output) == [
+    assert run.rc != 0
+    assert failures(run) == [
         "storage_longhorn_replicas is 3 but there are 2 storage nodes: each replica needs its own node, so use 1 to 2 "
         "(a replica that cannot be placed leaves every volume degraded)"
     ]
@@ -223,9 +223,9 @@ def test_changing_an_existing_class_parameters_is_refused_naming_it(tmp_path, cl
             }
         ),
     )
-    rc, output = play(tmp_path, cluster, storage_classes=[{"name": "rk-nfs-old", "type": "nfs"}])
-    assert rc != 0
-    [message] = failures(output)
+    run = play(tmp_path, cluster, storage_classes=[{"name": "rk-nfs-old", "type": "nfs"}])
+    assert run.rc != 0
+    [message] = failures(run)
     assert message.startswith(
         "storage_classes[rk-nfs-old]: the class exists with provisioner k8s-sigs.io/nfs-subdir-external-provisioner"
     )

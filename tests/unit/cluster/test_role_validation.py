@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playbook_run import failed_messages, run_playbook
+from playbook_run import PlaybookRun, run_playbook
 
 
-def run_role(tmp_path: Path, role: str, groups: dict[str, list[str]], role_vars: dict) -> dict:
+def run_role(tmp_path: Path, role: str, groups: dict[str, list[str]], role_vars: dict) -> PlaybookRun:
     hosts = sorted({h for members in groups.values() for h in members})
     inventory = {
         "all": {
@@ -38,15 +38,15 @@ def run_role(tmp_path: Path, role: str, groups: dict[str, list[str]], role_vars:
             ]
         )
     )
-    return run_playbook(tmp_path / "play.yml", str(tmp_path / "inventory.yml"))[1]
+    return run_playbook(tmp_path / "play.yml", str(tmp_path / "inventory.yml"))
 
 
-def verdicts(output: dict) -> dict[str, str]:
+def verdicts(run: PlaybookRun) -> dict[str, str]:
     """The failure message of each host; asserts that no host was ever reached (or tried)."""
-    for host, stats in output["stats"].items():
+    for host, stats in run.output["stats"].items():
         assert stats["unreachable"] == 0, f"{host} was contacted"
         assert stats["changed"] == 0
-    return failed_messages(output)
+    return run.failed_messages()
 
 
 K3S = {"k3s_version": "v1.33.5+k3s1"}
