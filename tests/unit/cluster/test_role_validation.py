@@ -14,7 +14,13 @@ import yaml
 from playbook_run import PlaybookRun, run_playbook
 
 
-def run_role(tmp_path: Path, role: str, groups: dict[str, list[str]], role_vars: dict) -> PlaybookRun:
+def run_role(
+    tmp_path: Path,
+    role: str,
+    groups: dict[str, list[str]],
+    role_vars: dict,
+    env: dict[str, str] | None = None,
+) -> PlaybookRun:
     hosts = sorted({h for members in groups.values() for h in members})
     inventory = {
         "all": {
@@ -38,7 +44,7 @@ def run_role(tmp_path: Path, role: str, groups: dict[str, list[str]], role_vars:
             ]
         )
     )
-    return run_playbook(tmp_path / "play.yml", str(tmp_path / "inventory.yml"))
+    return run_playbook(tmp_path / "play.yml", str(tmp_path / "inventory.yml"), env=env)
 
 
 def verdicts(run: PlaybookRun) -> dict[str, str]:
@@ -111,6 +117,19 @@ BAD_INPUT = {
         },
         "kubeadm_binary_source is file but kubeadm_binaries.kubelet is not set",
     ),
+    "kubeadm-airgap-without-checksum": (
+        "kubeadm",
+        {"kubeadm_control_plane": ["cp1"]},
+        {
+            "kubeadm_binary_source": "file",
+            "kubeadm_binaries": {
+                "kubeadm": {"src": "/srv/airgap/kubeadm", "checksum": "sha256:" + "1" * 64},
+                "kubelet": {"src": "/srv/airgap/kubelet"},
+                "kubectl": {"src": "/srv/airgap/kubectl", "checksum": "sha256:" + "1" * 64},
+            },
+        },
+        "kubeadm_binary_source is file but kubeadm_binaries.kubelet is {'src': '/srv/airgap/kubelet'}",
+    ),
 }
 
 
@@ -172,3 +191,65 @@ def test_k3s_host_without_a_role(tmp_path):
         m.startswith("x1 in none of the groups named by k3s_servers_group (k3s_servers)")
         for m in found.values()
     )
+
+
+def test_vip_outside_every_subnet_fails_untouched(tmp_path):
+    """The peers' interfaces come from a fact cache that a first run fills with set_fact (local only), and
+    the role skips its own fact gathering when facts are there: the verdict needs no host, none is contacted."""
+    env = {
+        "ANSIBLE_CACHE_PLUGIN": "jsonfile",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(tmp_path / "facts"),
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "0",
+    }
+    addresses = {"v1": "10.0.0.11", "v2": "10.0.0.12"}
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    (seed / "inventory.yml").write_text(
+        yaml.safe_dump({"all": {"hosts": {h: {"ansible_connection": "local"} for h in addresses}}})
+    )
+    (seed / "seed.yml").write_text(
+        yaml.safe_dump(
+            [
+                {
+                    "name": "Facts of hosts that are never contacted",
+                    "hosts": "all",
+                    "gather_facts": False,
+                    "tasks": [
+                        {
+                            "name": "Cache the facts",
+                            "ansible.builtin.set_fact": {
+                                "cacheable": True,
+                                "ansible_os_family": "Debian",
+                                "ansible_interfaces": ["lo", "eth0"],
+                                "ansible_eth0": {
+                                    "ipv4": {"address": "{{ address }}", "netmask": "255.255.255.0"}
+                                },
+                            },
+                            "vars": {"address": "{{ " + repr(addresses) + "[inventory_hostname] }}"},
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    seeded = run_playbook(seed / "seed.yml", str(seed / "inventory.yml"), env=env)
+    assert seeded.rc == 0, seeded.explain()
+    found = verdicts(
+        run_role(
+            tmp_path,
+            "vip",
+            {"lb": list(addresses)},
+            {
+                "vip_peers": list(addresses),
+                "vip_instances": [{"name": "api", "address": "192.0.2.10", "router_id": 51}],
+            },
+            env=env,
+        )
+    )
+    assert set(found) == set(addresses), found
+    for message in found.values():
+        for peer, address in addresses.items():
+            assert (
+                f"vip_instances[api].address 192.0.2.10 is outside every IPv4 subnet of {peer} (eth0 {address}/24)"
+                in message
+            ), message
