@@ -104,20 +104,34 @@ def write_rendered(spec: AppSpec, dest: str, check_mode: bool) -> dict[str, Any]
 
 
 # -- state: present ---------------------------------------------------------------------------------
-def external_digests(resources: Resources, spec: AppSpec) -> dict[str, str]:
-    """Live digests of the Secrets/ConfigMaps the app mounts but others own (license, keystore, env)."""
+def external_digests(
+    resources: Resources, spec: AppSpec, check_mode: bool = False
+) -> tuple[dict[str, str], list[str]]:
+    """Live digests of the Secrets/ConfigMaps the app mounts but others own (license, keystore, env).
+
+    A missing one fails, naming what creates it - except in check mode, where an earlier stage of the same
+    check run (keystore, license) would have created it: it is returned in the second list instead
+    ("would need ..."), and its digest is a placeholder."""
     wanted = [(m.kind, m.name, m.option) for m in spec.external_mounts]
     wanted += [("Secret", s, "env_from_secrets") for s in spec.env_from_secrets]
     digests = {}
+    pending = []
     for kind, name, option in wanted:
         live = resources.get("v1", kind, name, spec.namespace)
+        creator = f"redundant.kube.{option if option in ('license', 'keystore') else 'k8s or kubectl'}"
+        if live is None and check_mode:
+            pending.append(
+                f"{option}: {kind} {name} does not exist in namespace {spec.namespace} yet (check mode: an "
+                f"earlier stage of the run, {creator}, would create it; a real run without it fails here)"
+            )
+            digests[external_key(kind, name)] = "absent"
+            continue
         if live is None:
             raise KubeError(
-                f"{option}: {kind} {name} does not exist in namespace {spec.namespace}: create it first "
-                f"(redundant.kube.{option if option in ('license', 'keystore') else 'k8s or kubectl'})"
+                f"{option}: {kind} {name} does not exist in namespace {spec.namespace}: create it first ({creator})"
             )
         digests[external_key(kind, name)] = content_digest(live)
-    return digests
+    return digests, pending
 
 
 def _diff(result: ApplyResult) -> dict[str, str]:
@@ -170,7 +184,8 @@ def wait_and_check_placement(
 
 
 def deploy(resources: Resources, spec: AppSpec, check_mode: bool, diff: bool, wait: bool, timeout: float):
-    manifests = render_app(spec, external_digests(resources, spec))
+    digests, pending = external_digests(resources, spec, check_mode)
+    manifests = render_app(spec, digests)
     live_claims, live_sets = _live_for_growth(resources, spec, manifests)
     try:
         pinned, growths = plan_growth(manifests, live_claims, live_sets)
@@ -201,6 +216,7 @@ def deploy(resources: Resources, spec: AppSpec, check_mode: bool, diff: bool, wa
         "changed": result.changed or bool(growths),
         "objects": [c.summary() for c in result.changes],
         "volume_growth": messages,
+        "missing_dependencies": pending,
         "pods": [],
     }
     if diff:

@@ -8,6 +8,7 @@ through app_runtime.report), so the drill and app_info can never disagree on wha
 from __future__ import annotations
 
 import shlex
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -216,8 +217,19 @@ class Drill:
         """Evictions sent in parallel, as parallel drains send them. The API server decides them one after the
         other against the disruption budget, so which one it refuses is its choice; sent one by one, a
         simulated kubelet could make the first replacement Ready before the second request arrives."""
+        # Each request must leave at the same moment: a thread that first opens its own TLS connection (slow on
+        # a busy controller) can arrive after the first replacement is Ready, when the budget rightly allows it.
+        # So every thread first reads its pod (which leaves one open connection per thread in the client's pool),
+        # then all wait at a barrier and send their eviction together.
+        start = threading.Barrier(max(len(pods), 1))
+
+        def evict_together(pod: dict[str, Any]) -> dict[str, Any] | None:
+            self.resources.get("v1", "Pod", pod["metadata"]["name"], pod["metadata"]["namespace"])
+            start.wait(timeout=60)
+            return self.evict(pod)
+
         with ThreadPoolExecutor(max_workers=max(len(pods), 1)) as pool:
-            outcomes = list(pool.map(self.evict, pods))
+            outcomes = list(pool.map(evict_together, pods))
         evicted = [pod_ref(pod) for pod, refusal in zip(pods, outcomes, strict=True) if refusal is None]
         return evicted, [refusal for refusal in outcomes if refusal]
 

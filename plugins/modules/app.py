@@ -720,6 +720,15 @@ volume_growth:
   returned: state is present
   type: list
   elements: str
+missing_dependencies:
+  description:
+    - In check mode, the license, keystore and other Secrets or ConfigMaps the app mounts that do not exist yet
+      (an earlier stage of the same check run, such as the keystore or license stage, would create them). Each is
+      also a warning. A real run fails on the first missing one instead.
+  returned: state is present
+  type: list
+  elements: str
+  sample: ["keystore: Secret d2000-keystore does not exist in namespace scada yet (check mode: ...)"]
 kept_volumes:
   description: Claims left in place by O(state=absent) without O(delete_volumes).
   returned: state is absent
@@ -777,12 +786,16 @@ def main():
         module.fail_json(msg=str(exc))
     if params["state"] == "rendered":
         module.exit_json(**write_rendered(spec, params["dest"], module.check_mode))
-    run_kube_module(
-        module,
-        lambda resources: deploy(
+
+    def present(resources):
+        result = deploy(
             resources, spec, module.check_mode, module._diff, params["wait"], params["wait_timeout"]
-        ),
-    )
+        )
+        for message in result["missing_dependencies"]:
+            module.warn(message)
+        return result
+
+    run_kube_module(module, present)
 
 
 if __name__ == "__main__":

@@ -403,6 +403,31 @@ def test_a_misspelt_app_option_is_refused_not_dropped():
     assert any("rk_apps.topolgy" in f for f in run.failures()), run.explain()
 
 
+def test_site_check_mode_on_a_fresh_cluster_names_what_earlier_stages_would_create(make_cluster):
+    """site.yml --check before anything exists: the license ConfigMap and the Secret the d2000 pods mount do
+    not exist (their stages only dry-run), so the app stage reports them as missing dependencies instead of
+    failing; a real app.yml run without them still fails, naming the first one."""
+    cluster = make_cluster(nodes=3)
+    resources = Resources(api_client_from_settings(ConnectionSettings(kubeconfig=cluster.kubeconfig)))
+    check = run_playbook("site.yml", "d2000_pair", cluster.kubeconfig, check=True, limit="localhost")
+    assert check.rc == 0, check.explain()
+    (deployed,) = check.results("Deploy the app")
+    assert deployed["changed"]
+    assert [m.split(" does not exist")[0] for m in deployed["missing_dependencies"]] == [
+        "license: ConfigMap d2000-license",
+        "env_from_secrets: Secret d2000-db",
+    ], deployed["missing_dependencies"]
+    assert all("(check mode: " in m for m in deployed["missing_dependencies"])
+    assert resources.get("v1", "Namespace", "scada") is None
+    real = run_playbook("app.yml", "d2000_pair", cluster.kubeconfig, limit="localhost")
+    assert real.rc != 0
+    failures = list(real.failures())
+    assert (
+        len(failures) == 1
+        and "ConfigMap d2000-license does not exist in namespace scada: create it first" in (failures[0])
+    ), real.explain()
+
+
 def test_cluster_play_refuses_a_bad_k3s_inventory_before_touching_any_host(tmp_path):
     """The k3s_two_node hosts do not exist here: any contact would show as unreachable."""
     standin = tmp_path / "k3s-standin"
