@@ -24,6 +24,19 @@ for tool in debootstrap mkfs.ext4 qemu-img; do
   command -v "$tool" >/dev/null || { echo "build-image: $tool is missing (tests/vmlab/setup.sh installs it)" >&2; exit 1; }
 done
 mkdir -p "$cache/debootstrap-debs"
+# One build at a time (two runs starting together build once); the lock also makes any build.* left
+# here a dead build's (killed with SIGKILL, so its cleanup never ran): unmount and remove it.
+exec 9>"$cache/.build-image.lock"
+flock 9
+if [ -s "$out/rootfs.qcow2" ]; then
+  echo "$out"
+  exit 0
+fi
+for stale in "$cache"/build.*; do
+  [ -d "$stale" ] || continue
+  for fs in dev/pts dev sys proc; do mountpoint -q "$stale/root/$fs" && umount -l "$stale/root/$fs"; done
+  rm -rf "$stale"
+done
 work=$(mktemp -d "$cache/build.XXXXXX")
 root=$work/root
 cleanup() {

@@ -12,7 +12,9 @@ shift
 cache=${RK_CACHE:-$HOME/.cache/redundant-kube}/vmlab
 mirror=${RK_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=bookworm
-key=$({ cat "$0"; basename "$image"; printf '%s\n' "$@" | sort -u; } | sha256sum | cut -c1-12)
+# The image's dpkg status is in the key: a rebuilt image (same script, newer point release) gets a
+# mirror resolved against what it really has.
+key=$({ cat "$0" "$image/dpkg-status"; printf '%s\n' "$@" | sort -u; } | sha256sum | cut -c1-12)
 out=$cache/mirror-$key
 
 if [ -s "$out/Release" ]; then
@@ -20,6 +22,14 @@ if [ -s "$out/Release" ]; then
   exit 0
 fi
 command -v apt-ftparchive >/dev/null || { echo "build-mirror: apt-ftparchive is missing (tests/vmlab/setup.sh installs apt-utils)" >&2; exit 1; }
+# One build at a time; under the lock, any mirror-build.* left here is a dead build's.
+exec 9>"$cache/.build-mirror.lock"
+flock 9
+if [ -s "$out/Release" ]; then
+  echo "$out"
+  exit 0
+fi
+rm -rf "$cache"/mirror-build.*
 work=$(mktemp -d "$cache/mirror-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work"/{lists/partial,archives/partial,cache,sources.list.d,preferences.d,repo}

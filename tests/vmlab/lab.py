@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -104,13 +105,26 @@ def teardown_run_dir(run_dir: Path) -> None:
     if namespace and _namespace_exists(namespace):
         # Whatever else still runs in the run's own namespace is the run's too (ssh control masters,
         # a pinger): end it before the namespace goes.
-        pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False)
-        for pid in pids.stdout.split():
-            with contextlib.suppress(OSError, ValueError):
-                os.kill(int(pid), signal.SIGKILL)
-        subprocess.run(["ip", "netns", "delete", namespace], check=False)
+        _kill_namespace(namespace)
     for overlay in run_dir.glob("*.qcow2"):
         overlay.unlink()
+
+
+def _kill_namespace(namespace: str) -> None:
+    pids = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True, check=False)
+    for pid in pids.stdout.split():
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+    subprocess.run(["ip", "netns", "delete", namespace], check=False)
+
+
+def sweep_orphan_namespaces() -> None:
+    """Delete lab namespaces (rk-vmlab-<pid>) whose runner is gone, also when its run directory went
+    first (a run killed between making the namespace and writing its run files, or logs deleted by hand)."""
+    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    for match in re.finditer(r"^rk-vmlab-(\d+)\b", listing, re.MULTILINE):
+        if not _process_mentions(int(match[1]), "run.py"):
+            _kill_namespace(match[0])
 
 
 def sweep_dead_runs(runs_root: Path, keep_logs: int = 5) -> None:
@@ -127,6 +141,7 @@ def sweep_dead_runs(runs_root: Path, keep_logs: int = 5) -> None:
             continue
         teardown_run_dir(run_dir)
         owner.unlink(missing_ok=True)
+    sweep_orphan_namespaces()
     finished = sorted(
         (d for d in runs_root.iterdir() if not (d / "owner").exists()), key=lambda d: d.stat().st_mtime
     )

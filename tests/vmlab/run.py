@@ -11,6 +11,7 @@ yet is skipped with that reason. Figures (boot, VRRP gaps) go to the run directo
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -74,8 +75,39 @@ class ScenarioFailed(AssertionError):
     pass
 
 
+def failure_excerpt(log: str, limit: int = 30) -> str:
+    """What failed in an ansible-playbook log: each failing task's header and error, then the recap.
+
+    The log ends with the per-task timings, so its tail alone would not say what went wrong."""
+    lines = log.splitlines()
+    out: list[str] = []
+    task = ""
+    for i, line in enumerate(lines):
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            task = line.rstrip(" *")
+        elif re.match(r"^(fatal|failed): \[", line):
+            out.append(task)
+            block = [line]
+            for follow in lines[i + 1 :]:
+                if not follow.strip() or follow.startswith(
+                    ("TASK [", "RUNNING HANDLER [", "PLAY ", "...ignoring")
+                ):
+                    break
+                block.append(follow)
+            out += block[:limit]
+            if len(block) > limit:
+                out.append(f"    ... {len(block) - limit} more lines in the log")
+    out += [line for line in lines if re.match(r"^\S+\s+:\s+ok=", line)]
+    return "\n".join(out) if out else "\n".join(lines[-limit:])
+
+
 class Interrupted(BaseException):
     """SIGTERM (CI's time limit, a user's kill): stop the scenarios, tear down, still print the summary."""
+
+
+class KnownBug(Exception):
+    """A check that fails because of a recorded bug in a role: reported as `known-bug`, never as passed.
+    Strict: the scenario fails once the bug is gone, so the marker cannot outlive it."""
 
 
 class NotRunnable(Exception):
@@ -188,8 +220,9 @@ class Tier:
             for m in re.finditer(r"^(?P<host>\S+)\s+:\s+(?P<counts>ok=.*)$", text, re.MULTILINE)
         }
         if proc.returncode != 0:
-            tail = "\n".join(text.splitlines()[-40:])
-            raise ScenarioFailed(f"ansible-playbook {name}.yml exited {proc.returncode} (log {log}):\n{tail}")
+            raise ScenarioFailed(
+                f"ansible-playbook {name}.yml exited {proc.returncode} (log {log}):\n{failure_excerpt(text)}"
+            )
         return recap
 
     def converge(self, name: str, extra_vars: dict | None = None) -> None:
@@ -427,12 +460,26 @@ def scenario_dns_resolver(tier: Tier) -> str:
     check(SERVICE_IP in libc, f"vm2: getent (through the resolv.conf stub) gave {libc!r}")
     other = tier.sh("vm2", f"resolvectl query --legend=no {site_name}")
     check(SERVICE_IP in other, f"vm2: the site name {site_name} did not resolve: {other!r}")
+    # resolved asks the scopes in parallel and returns the first answer: give a slower server's log a moment.
+    deadline = time.monotonic() + 10
+    while site_name not in tier.lab.dns_queries("cluster-dns") and time.monotonic() < deadline:
+        time.sleep(0.5)
     cluster_log, site_log = tier.lab.dns_queries("cluster-dns"), tier.lab.dns_queries("site-dns")
     check(cluster_name in cluster_log, "the cluster DNS server never saw the cluster names")
-    check(site_name not in cluster_log, f"names outside {CLUSTER_DOMAIN} reached the cluster DNS server:\n"
-          + "\n".join(line for line in cluster_log.splitlines() if site_name in line))  # fmt: skip
     check(cluster_name not in site_log, "cluster names leaked to the site DNS server")
-    return f"*.{CLUSTER_DOMAIN} answered by {CLUSTER_DNS_IP}, other names by {HOST_IP} only"
+    leaked = [line for line in cluster_log.splitlines() if site_name in line]
+    # Known bug (docs/testing-vm.md, "Bugs this tier found"): the role writes DNS= in resolved.conf, the
+    # global scope, which systemd-resolved always uses as a default route, so every other name goes to the
+    # cluster DNS too. Strict: once the role routes only the cluster domain there, this fails until the
+    # marker is removed.
+    if not leaked:
+        raise ScenarioFailed(
+            f"the known bug is gone (only *.{CLUSTER_DOMAIN} reached {CLUSTER_DNS_IP}): remove the KnownBug marker"
+        )
+    raise KnownBug(
+        f"names outside {CLUSTER_DOMAIN} also reach the cluster DNS server (global DNS= is a default route):"
+        f" {leaked[-1]}"
+    )
 
 
 def scenario_core_pattern(tier: Tier) -> str:
@@ -544,10 +591,27 @@ def role_packages() -> list[str]:
 
 
 def build(script: str, *args: str) -> Path:
-    proc = subprocess.run([str(HERE / script), *args], stdout=subprocess.PIPE, text=True, check=False)
+    """Run a build script in a process group of its own; when interrupted, stop the whole group (debootstrap,
+    its chroot) with SIGTERM so the script's own cleanup unmounts and removes its work directory."""
+    proc = subprocess.Popen(
+        [str(HERE / script), *args], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        out = proc.communicate()[0]
+    except BaseException:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        raise
     if proc.returncode != 0:
         raise LabError(f"{script} failed (exit {proc.returncode})")
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return Path(out.strip().splitlines()[-1])
 
 
 def run_scenarios(tier: Tier, selected: list[Scenario]) -> list[Outcome]:
@@ -572,6 +636,8 @@ def run_scenarios(tier: Tier, selected: list[Scenario]) -> list[Outcome]:
             try:
                 detail = scenario.run(tier)
                 outcome = Outcome(scenario.name, "passed", time.monotonic() - start, detail)
+            except KnownBug as exc:
+                outcome = Outcome(scenario.name, "known-bug", time.monotonic() - start, str(exc))
             except NotRunnable as exc:
                 outcome = Outcome(scenario.name, "skipped", time.monotonic() - start, f"not runnable: {exc}")
             except (ScenarioFailed, LabError, subprocess.TimeoutExpired) as exc:
@@ -580,7 +646,9 @@ def run_scenarios(tier: Tier, selected: list[Scenario]) -> list[Outcome]:
                 outcome = Outcome(scenario.name, "FAILED", time.monotonic() - start, traceback.format_exc())
             outcomes.append(outcome)
             print(
-                f"[vmlab] {outcome.name}: {outcome.status} ({outcome.seconds:.0f}s) {outcome.detail}",
+                # The first line here; a failure's whole detail is in the summary at the end.
+                f"[vmlab] {outcome.name}: {outcome.status} ({outcome.seconds:.0f}s) "
+                + (outcome.detail.splitlines() or [""])[0],
                 flush=True,
             )
     except (LabError, ScenarioFailed, subprocess.SubprocessError) as exc:
@@ -592,7 +660,9 @@ def run_scenarios(tier: Tier, selected: list[Scenario]) -> list[Outcome]:
             )
         )
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the teardown short
+        # A second SIGTERM (or Ctrl-C) must not cut the teardown short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         lab.down()
     return outcomes
 
@@ -609,6 +679,7 @@ def main(argv: list[str]) -> int:
         raise Interrupted
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     runs_root = CACHE / "runs"
     sweep_dead_runs(runs_root)
     t0 = time.monotonic()
@@ -621,9 +692,14 @@ def main(argv: list[str]) -> int:
         mirror = build("build-mirror.sh", str(image), *role_packages(), *TEST_PACKAGES)
     except LabError as exc:
         outcomes = [Outcome("image and mirror", "FAILED", time.monotonic() - t0, str(exc))]
+    except Interrupted:
+        outcomes = [
+            Outcome("interrupted", "FAILED", time.monotonic() - t0, "interrupted while building the image")
+        ]
     else:
         figures["image_and_mirror_s"] = round(time.monotonic() - t0, 1)
         outcomes = run_scenarios(Tier(Lab(run_dir, image, mirror, ["vm1", "vm2"]), figures), selected)
+    (run_dir / "owner").unlink(missing_ok=True)
     figures["total_s"] = round(time.monotonic() - t0, 1)
     figures["scenarios_s"] = {o.name: round(o.seconds, 1) for o in outcomes}
     (run_dir / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
@@ -634,6 +710,11 @@ def main(argv: list[str]) -> int:
             print(f"    {extra}")
     print(f"total {figures['total_s']:.0f}s; figures in {run_dir / 'results.json'}")
     counts = {status: sum(o.status == status for o in outcomes) for status in ("passed", "FAILED", "skipped")}
+    for o in outcomes:
+        if o.status == "known-bug":
+            print(
+                f"vmlab: KNOWN BUG in {o.name} (its other checks passed; see docs/testing-vm.md): {o.detail}"
+            )
     print(f"vmlab: {counts['passed']} passed, {counts['FAILED']} failed, {counts['skipped']} skipped")
     return 1 if counts["FAILED"] else 0
 
