@@ -12,6 +12,7 @@ Used by `make demo` and by the pytest fixture in tests/integration/conftest.py.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import shutil
@@ -143,6 +144,18 @@ class LocalCluster:
         return self
 
     def _start_once(self, nodes: int) -> None:
+        # kwokctl picks free ports and binds them only later: two clusters starting at once (a developer's
+        # tests and CI on one machine) can be handed the same port, and one cluster's kubeconfig then reaches
+        # the other's API server. Starts are serialized machine-wide, and each cluster checks it reaches itself.
+        KWOK_WORKDIR.mkdir(parents=True, exist_ok=True)
+        with open(KWOK_WORKDIR / "start.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._launch()
+            self.wait_ready()
+            self.claim_identity()
+        self.seed(nodes)
+
+    def _launch(self) -> None:
         if self.exists():  # left from a stopped machine: start the processes again
             run([str(self.bindir / "kwokctl"), "start", "cluster", "--name", self.name], env=kwok_env())
         else:
@@ -165,8 +178,38 @@ class LocalCluster:
                 ],
                 env=kwok_env(),
             )
-        self.wait_ready()
-        self.seed(nodes)
+
+    def claim_identity(self) -> None:
+        """Mark the cluster with its name, or fail when the kubeconfig reaches another cluster's API server
+        (or this API server stores into another cluster's etcd)."""
+        marker = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "redundant-kube-local-cluster", "namespace": "kube-public"},
+            "data": {"name": self.name},
+        }
+        for _ in range(50):  # kube-public is made by the API server just after it is ready
+            created = self.kubectl_run("create", "-f", "-", stdin=json.dumps(marker), check=False)
+            if 'namespaces "kube-public" not found' not in created.stderr:
+                break
+            time.sleep(0.2)
+        if created.returncode != 0 and "AlreadyExists" not in created.stderr:
+            raise RuntimeError(
+                f"local cluster {self.name}: cannot write its marker: {created.stderr.strip()}"
+            )
+        found = self.kubectl_run(
+            "get",
+            "configmap",
+            "--namespace",
+            "kube-public",
+            marker["metadata"]["name"],
+            "-o",
+            "jsonpath={.data.name}",
+        ).stdout
+        if found != self.name:
+            raise RuntimeError(
+                f"local cluster {self.name}: its kubeconfig reaches cluster {found} (port clash)"
+            )
 
     def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
