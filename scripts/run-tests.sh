@@ -28,17 +28,7 @@ tier_integration() {
   for f in tests/output/playbooks/*.txt; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done
   return $rc
 }
-# Scenarios of work still in progress (the cluster roles, issue 7): not yet run by `make test`, and said so.
-MOLECULE_PENDING=(k3s_two_node kubeadm_cluster)
-tier_molecule() {
-  local run=() s
-  for f in extensions/molecule/*/molecule.yml; do
-    s=$(basename "$(dirname "$f")")
-    [[ " ${MOLECULE_PENDING[*]} " == *" $s "* ]] || run+=("$s")
-  done
-  echo "NOT RUN by make test (cluster roles in progress): ${MOLECULE_PENDING[*]}; run tests/molecule/run.sh <scenario>"
-  tests/molecule/run.sh "${run[@]}"
-}
+tier_molecule() { tests/molecule/run.sh; }
 tier_vm() {
   local spent=$(( $(date +%s) - start_all ))
   # Not yet part of `make test`: the tier has not had a full unattended run on a clean clone, and a flaky
