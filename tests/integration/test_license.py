@@ -172,6 +172,11 @@ class PodJournal:
     def ready_at(self, uid: str) -> int:
         return self._first(uid, lambda kind, obj: kind != "DELETED" and is_ready(obj))
 
+    def became_ready(self, uid: str) -> bool:
+        return any(
+            obj["metadata"]["uid"] == uid and kind != "DELETED" and is_ready(obj) for kind, obj in self.events
+        )
+
     def leaving_at(self, uid: str) -> int:
         """When the pod was told to go (deletionTimestamp set, or gone)."""
         return self._first(
@@ -514,8 +519,12 @@ def test_push_to_workloads_selected_by_labels_deletes_pods_one_at_a_time(
     for name in ("ddb-test1-dn-2", "ddb-test1-dn-1", "ddb-test1-dn-0"):
         leaving = journal.leaving_at(pods[name])
         assert leaving > previous_ready
-        [replacement] = [o for k, o in journal.events if k == "ADDED" and o["metadata"]["name"] == name]
-        previous_ready = journal.ready_at(replacement["metadata"]["uid"])
+        # The StatefulSet controller may replace a pod it made from a stale cache once more: the replacement
+        # is the first pod of that name to become Ready.
+        replacements = [
+            o["metadata"]["uid"] for k, o in journal.events if k == "ADDED" and o["metadata"]["name"] == name
+        ]
+        previous_ready = min(journal.ready_at(uid) for uid in replacements if journal.became_ready(uid))
 
     uids = {p["metadata"]["uid"] for p in resources.list("v1", "Pod", namespace)}
     again = ok(
