@@ -8,10 +8,8 @@ through app_runtime.report), so the drill and app_info can never disagree on wha
 from __future__ import annotations
 
 import shlex
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,31 +211,16 @@ class Drill:
                 )
             self.sleep(EVICTION_RETRY_SECONDS)
 
-    def evict_at_once(self, pods: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
-        """Evictions sent in parallel, as parallel drains send them. The API server decides them one after the
-        other against the disruption budget, so which one it refuses is its choice; sent one by one, a
-        simulated kubelet could make the first replacement Ready before the second request arrives."""
-        # Each request must leave at the same moment: a thread that first opens its own TLS connection (slow on
-        # a busy controller) can arrive after the first replacement is Ready, when the budget rightly allows it.
-        # So every thread first reads its pod (which leaves one open connection per thread in the client's pool),
-        # then all wait at a barrier and send their eviction together.
-        start = threading.Barrier(max(len(pods), 1))
-
-        def evict_together(pod: dict[str, Any]) -> dict[str, Any] | None:
-            self.resources.get("v1", "Pod", pod["metadata"]["name"], pod["metadata"]["namespace"])
-            start.wait(timeout=60)
-            return self.evict(pod)
-
-        with ThreadPoolExecutor(max_workers=max(len(pods), 1)) as pool:
-            outcomes = list(pool.map(evict_together, pods))
-        evicted = [pod_ref(pod) for pod, refusal in zip(pods, outcomes, strict=True) if refusal is None]
-        return evicted, [refusal for refusal in outcomes if refusal]
-
     def drain_at_once(self, nodes: list[str], servers: set[str]) -> tuple[list[str], list[dict[str, Any]]]:
-        """Drain several nodes at once. The app's servers on every node go first, all at once; a node whose
-        server is refused keeps the rest of its pods, as a drain stopped by the disruption budget does."""
+        """Drain several nodes at once. The app's servers on every node go first, back to back; a node whose
+        server is refused keeps the rest of its pods, as a drain stopped by the disruption budget does.
+
+        Back to back, not in parallel: the first eviction lowers the budget before it answers, so the second
+        is judged while the first side is down. Parallel requests conflict on the budget's update, and the API
+        server retries the loser 500 ms later, by when a simulated kubelet has made the first replacement
+        Ready on a third node and the budget rightly allows the second eviction."""
         pods = {node: self.pods_on(node) for node in nodes}
-        evicted, refusals = self.evict_at_once([p for n in nodes for p in pods[n] if pod_ref(p) in servers])
+        evicted, refusals = self.evict_each([p for n in nodes for p in pods[n] if pod_ref(p) in servers])
         refused = {r["pod"] for r in refusals}
         for node in nodes:
             if any(pod_ref(p) in refused for p in pods[node]):

@@ -19,7 +19,7 @@ description:
     until O(wait_timeout). Checks - the server is replaced on another node, same claims and volumes. The node is
     uncordoned afterwards (O(uncordon)).
   - V(drain_all_servers) cordons the nodes of every server at once and evicts their pods, the servers first and
-    in parallel - the drain that would take both sides of a pair (or all members of a cluster). Check - the
+    back to back - the drain that would take both sides of a pair (or all members of a cluster). Check - the
     PodDisruptionBudget refuses at least one server eviction with HTTP 429; a node whose server is refused
     keeps its other pods.
     The nodes are then uncordoned and the evicted side must come back. Not applicable to V(single).
