@@ -35,7 +35,7 @@ test-molecule: setup
 	@scripts/run-tests.sh molecule
 
 test-vm: setup
-	@RK_VM_TIER=1 scripts/run-tests.sh vm
+	@scripts/run-tests.sh vm
 
 demo: setup control-plane
 	@scripts/demo.sh
