@@ -211,16 +211,22 @@ class Drill:
                 )
             self.sleep(EVICTION_RETRY_SECONDS)
 
-    def drain_at_once(self, nodes: list[str], servers: set[str]) -> tuple[list[str], list[dict[str, Any]]]:
+    def drain_at_once(
+        self, nodes: list[str], servers: set[str], simulated: bool
+    ) -> tuple[list[str], list[dict[str, Any]]]:
         """Drain several nodes at once. The app's servers on every node go first, back to back; a node whose
         server is refused keeps the rest of its pods, as a drain stopped by the disruption budget does.
 
-        Back to back, not in parallel: the first eviction lowers the budget before it answers, so the second
-        is judged while the first side is down. Parallel requests conflict on the budget's update, and the API
-        server retries the loser 500 ms later, by when a simulated kubelet has made the first replacement
-        Ready on a third node and the budget rightly allows the second eviction."""
-        pods = {node: self.pods_on(node) for node in nodes}
-        evicted, refusals = self.evict_each([p for n in nodes for p in pods[n] if pod_ref(p) in servers])
+        The budget must judge the second server eviction while the first side is still down, as it is on real
+        nodes, where a replacement takes seconds to start. A simulated kubelet makes a replacement Ready within
+        milliseconds, often before the next request arrives, so on simulated nodes the other nodes are held
+        (cordoned) while the servers' evictions are sent and given back right after."""
+        held = self.hold_other_nodes(nodes) if simulated else []
+        try:
+            pods = {node: self.pods_on(node) for node in nodes}
+            evicted, refusals = self.evict_each([p for n in nodes for p in pods[n] if pod_ref(p) in servers])
+        finally:
+            self.uncordon(held)
         refused = {r["pod"] for r in refusals}
         for node in nodes:
             if any(pod_ref(p) in refused for p in pods[node]):
@@ -359,7 +365,9 @@ class Drill:
                 cordoned = self.cordon_all(nodes)
                 timeline["cordoned"] = started = self.cordon_time(node_name)
                 source = f"cordon of {', '.join(nodes)}"
-                evicted, refusals = self.drain_at_once(nodes, {pod_ref(s) for s in server_pods(before.pods)})
+                evicted, refusals = self.drain_at_once(
+                    nodes, {pod_ref(s) for s in server_pods(before.pods)}, result["simulated_kubelet"]
+                )
                 # The drain was refused: give the nodes back, as an operator would, and let the evicted side return.
                 self.uncordon(cordoned)
                 cordoned = []
@@ -434,6 +442,17 @@ class Drill:
             done.append(node)
         return done
 
+    def hold_other_nodes(self, nodes: list[str]) -> list[str]:
+        """Cordon every schedulable node not in `nodes`; the nodes cordoned."""
+        others = [
+            n["metadata"]["name"]
+            for n in self.resources.list("v1", "Node")
+            if n["metadata"]["name"] not in nodes and not n.get("spec", {}).get("unschedulable")
+        ]
+        for node in others:
+            self.cordon(node, True)
+        return others
+
     def uncordon(self, nodes: list[str]) -> None:
         for node in nodes:
             self.cordon(node, False)
@@ -450,7 +469,7 @@ class Drill:
         deadline: float,
         timeline: dict[str, float | None],
     ) -> tuple[dict[str, Any] | None, Snapshot]:
-        """Poll until the app is redundant with a Ready pod in the target's place; (that pod, last snapshot),
+        """Poll until the app is redundant, every pod Ready, with one in the target's place; (that pod, last snapshot),
         or (None, last snapshot) at the deadline. Records the lost node's detection on the way."""
         node_name = target["spec"]["nodeName"]
         while True:
@@ -460,7 +479,8 @@ class Drill:
             after = replacement(target, snap.pods, replaced)
             if after is not None and self.p.step == "stop_process":
                 after = after if restart_state(after, container)[0] > restarts_before else None
-            if after is not None and snap.report["redundant"]:
+            # Every live pod Ready too, or the recovery time cannot be read (a companion still starting).
+            if after is not None and snap.report["redundant"] and recovered_at(snap.pods) is not None:
                 return after, snap
             if self.clock() > deadline:
                 return None, snap

@@ -21,7 +21,9 @@ description:
   - V(drain_all_servers) cordons the nodes of every server at once and evicts their pods, the servers first and
     back to back - the drain that would take both sides of a pair (or all members of a cluster). Check - the
     PodDisruptionBudget refuses at least one server eviction with HTTP 429; a node whose server is refused
-    keeps its other pods.
+    keeps its other pods. On simulated kubelets (kwok), which make a replacement Ready within milliseconds, the
+    other nodes are cordoned while the server evictions are sent, so the budget judges each while the evicted
+    side is still down, as on real nodes.
     The nodes are then uncordoned and the evicted side must come back. Not applicable to V(single).
   - V(lose_node) runs O(lose_node_command) to take the target server's node away (power off, stop its kubelet),
     waits until its pods are evicted and replaced elsewhere (the pods' C(tolerationSeconds) for the
