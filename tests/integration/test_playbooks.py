@@ -159,6 +159,9 @@ def test_app_play_run_again_changes_nothing(background, name):
     assert len(runs_again) == count and not any(r.get("changed") for r in runs_again), [
         (r.get("item", {}).get("name"), r.get("objects")) for r in runs_again if r.get("changed")
     ]
+    # The up-front offline rendering is a check: it never reports a change, on either run.
+    rendered = deploy.results("Render the app offline")
+    assert len(rendered) == 2 * len(example.apps) and not any(r.get("changed") for r in rendered)
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
