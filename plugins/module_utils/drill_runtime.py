@@ -221,8 +221,10 @@ class Drill:
         nodes, where a replacement takes seconds to start. A simulated kubelet makes a replacement Ready within
         milliseconds, often before the next request arrives, so on simulated nodes the other nodes are held
         (cordoned) while the servers' evictions are sent and given back right after."""
-        held = self.hold_other_nodes(nodes) if simulated else []
+        held: list[str] = []
         try:
+            if simulated:
+                self.hold_other_nodes(nodes, held)
             pods = {node: self.pods_on(node) for node in nodes}
             evicted, refusals = self.evict_each([p for n in nodes for p in pods[n] if pod_ref(p) in servers])
         finally:
@@ -442,16 +444,14 @@ class Drill:
             done.append(node)
         return done
 
-    def hold_other_nodes(self, nodes: list[str]) -> list[str]:
-        """Cordon every schedulable node not in `nodes`; the nodes cordoned."""
-        others = [
-            n["metadata"]["name"]
-            for n in self.resources.list("v1", "Node")
-            if n["metadata"]["name"] not in nodes and not n.get("spec", {}).get("unschedulable")
-        ]
-        for node in others:
-            self.cordon(node, True)
-        return others
+    def hold_other_nodes(self, nodes: list[str], held: list[str]) -> None:
+        """Cordon every schedulable node not in `nodes`, adding each to `held` as soon as it is cordoned (so a
+        failure halfway still gives back the ones already taken)."""
+        for node in self.resources.list("v1", "Node"):
+            name = node["metadata"]["name"]
+            if name not in nodes and not node.get("spec", {}).get("unschedulable"):
+                self.cordon(name, True)
+                held.append(name)
 
     def uncordon(self, nodes: list[str]) -> None:
         for node in nodes:
