@@ -26,8 +26,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / ".collections"), str(REPO / "tests" / "cluster")]
+sys.path[:0] = [str(REPO / ".collections"), str(REPO / "tests"), str(REPO / "tests" / "cluster")]
 
+from ansible_run import ansible_environment  # noqa: E402
 from local_cluster import LocalCluster, binaries  # noqa: E402
 
 from ansible_collections.redundant.kube.plugins.module_utils.app_model.render import render_app  # noqa: E402
@@ -75,7 +76,8 @@ def playbooks(workdir: Path, kubeconfig: str, namespace: str, resources: Resourc
     """(app playbook, k8s-loop playbook) for one namespace; the loop applies exactly what the app renders."""
     params = app_params(namespace)
     spec = spec_from_user_params(params)
-    manifests = render_app(spec, external_digests(resources, spec))
+    digests, _missing = external_digests(resources, spec)  # nothing is missing outside check mode
+    manifests = render_app(spec, digests)
     app = [
         {
             "hosts": "localhost",
@@ -115,14 +117,7 @@ def playbooks(workdir: Path, kubeconfig: str, namespace: str, resources: Resourc
 
 def run_playbook(path: Path) -> tuple[float, bool]:
     """Wall-clock seconds of one ansible-playbook process and whether anything changed."""
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(REPO / ".collections"),
-        ANSIBLE_STDOUT_CALLBACK="json",
-        ANSIBLE_LOCALHOST_WARNING="0",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-        ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-    )
+    env = ansible_environment()
     start = time.perf_counter()
     proc = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-playbook"), str(path)],
