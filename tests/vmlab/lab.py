@@ -25,7 +25,10 @@ from pathlib import Path
 SUBNET = "198.18.47"
 PREFIX = 24
 HOST_IP = f"{SUBNET}.1"  # host side of the bridge: package mirror and the site's DNS server
-CLUSTER_DNS_IP = f"{SUBNET}.10"  # stands in for the cluster DNS service (k3s: 10.43.0.10)
+CLUSTER_DNS_IP = f"{SUBNET}.10"  # the cluster DNS server (CoreDNS's pod, as it were)
+# K3S's cluster DNS Service IP: the node reaches it only through kube-proxy's translation, which the
+# client VM gets from the lab (playbooks/site.yml), never through a route.
+CLUSTER_DNS_SERVICE_IP = "10.43.0.10"
 SERVICE_IP = f"{SUBNET}.200"  # what both DNS servers answer
 VIP = f"{SUBNET}.100"
 MIRROR_PORT = 8080
