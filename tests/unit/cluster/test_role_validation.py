@@ -1,4 +1,4 @@
-"""Bad input to the cluster roles fails before any host is touched, on every host, naming the variable.
+"""Bad input to the cluster roles (and dns_resolver) fails before any host is touched, on every host, naming the variable.
 
 The hosts of these plays point at a closed port (127.0.0.1:1): a task that tried to reach one would
 make it unreachable, so "failed, never unreachable" proves the verdict came from the controller alone.
@@ -129,6 +129,25 @@ BAD_INPUT = {
             },
         },
         "kubeadm_binary_source is file but kubeadm_binaries.kubelet is {'src': '/srv/airgap/kubelet'}",
+    ),
+    # The node role that prepares the nodes of these clusters for their cluster DNS.
+    "dns-resolver-link-name-too-long": (
+        "dns_resolver",
+        {"k8s_nodes": ["n1", "n2"]},
+        {"dns_resolver_os_family": "Debian", "dns_resolver_cluster_dns_link": "rk-cluster-dns-link"},
+        'dns_resolver_cluster_dns_link: "rk-cluster-dns-link" is not an interface name (1 to 15 of',
+    ),
+    "dns-resolver-link-address": (
+        "dns_resolver",
+        {"k8s_nodes": ["n1"]},
+        {"dns_resolver_os_family": "Debian", "dns_resolver_cluster_dns_link_address": "169.254.53.300"},
+        'dns_resolver_cluster_dns_link_address: "169.254.53.300" is not an IP address',
+    ),
+    "dns-resolver-domain": (
+        "dns_resolver",
+        {"k8s_nodes": ["n1"]},
+        {"dns_resolver_os_family": "Debian", "dns_resolver_cluster_domain": "cluster..local"},
+        'dns_resolver_cluster_domain: "cluster..local" is not a DNS domain',
     ),
 }
 
