@@ -3,10 +3,12 @@
     tests/vmlab/run.sh [SCENARIO ...]     (no argument: every scenario, in the order below)
 
 Two VMs share one lab for the whole run (booting is the dearest step under TCG): `vm1` plays the
-server side (iSCSI target, NFS server, first VRRP peer), `vm2` the client side. Every role is
-converged twice and the second run must change nothing. Prints one line per scenario with its
-result and time, then `vmlab: N passed, N failed, N skipped`; a scenario whose role does not exist
-yet is skipped with that reason. Figures (boot, VRRP gaps) go to the run directory's results.json.
+server side (iSCSI target, NFS server, first VRRP peer), `vm2` the client side. Every converge is
+followed by one that must change nothing (idempotence); a converge that changed nothing on any host
+is its own proof. A scenario's first converge on vm1 alone (its server prep) runs on that otherwise
+idle VM while node_prep works on vm2. Prints one line per scenario with its result and time, then
+`vmlab: N passed, N failed, N skipped`; a scenario whose role does not exist yet is skipped with that
+reason. Figures (boot, VRRP gaps, server preps) go to the run directory's results.json.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_all
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,11 +128,22 @@ class Outcome:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class PlaybookResult:
+    log: Path
+    recap: dict[str, dict[str, int]]  # per host: ok, changed, failed, ...
+
+    @property
+    def changed(self) -> dict[str, int]:
+        return {host: counts["changed"] for host, counts in self.recap.items() if counts.get("changed")}
+
+
 @dataclass
 class Tier:
     lab: Lab
     figures: dict = field(default_factory=dict)
-    log_counter: int = 0
+    # Playbooks run from two threads (server preps beside node_prep): next() on a count is atomic.
+    log_numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     # --- Ansible ---------------------------------------------------------------------------------
     def write_ansible_files(self) -> None:
@@ -195,13 +210,14 @@ class Tier:
         env.update(overrides)
         return env
 
-    def playbook(self, name: str, extra_vars: dict | None = None) -> dict[str, dict[str, int]]:
-        """Run one playbook from playbooks/ inside the namespace; returns the recap per host."""
-        self.log_counter += 1
-        log = self.lab.log_dir / f"{self.log_counter:02d}-{name}.log"
+    def playbook(self, name: str, extra_vars: dict | None = None, limit: str | None = None) -> PlaybookResult:
+        """Run one playbook from playbooks/ inside the namespace, on the hosts matching limit if given."""
+        log = self.lab.log_dir / f"{next(self.log_numbers):02d}-{name}{'-' + limit if limit else ''}.log"
         cmd = self.lab.netns(str(BIN / "ansible-playbook"), str(PLAYBOOKS / f"{name}.yml"))
         if extra_vars:
             cmd += ["--extra-vars", json.dumps(extra_vars)]
+        if limit:
+            cmd += ["--limit", limit]
         with log.open("w") as out:
             proc = subprocess.run(
                 cmd,
@@ -221,19 +237,27 @@ class Tier:
             raise ScenarioFailed(
                 f"ansible-playbook {name}.yml exited {proc.returncode} (log {log}):\n{failure_excerpt(text)}"
             )
-        return recap
+        check(bool(recap), f"{name}.yml: no PLAY RECAP in {log}")
+        return PlaybookResult(log, recap)
 
-    def converge(self, name: str, extra_vars: dict | None = None) -> None:
-        """Converge twice: the second run must change nothing on any host."""
+    def converge(self, name: str, extra_vars: dict | None = None) -> int:
+        """Converge until a run changes nothing on any host, which must be the second run at the latest.
+
+        A first run that changed nothing is already that proof: the roles ran before with the same
+        variables (node_prep includes them, a server prep ran them on vm1), and a third run would only
+        repeat it. Returns the number of runs."""
+        runs = self.figures.setdefault("converge_runs", {})
         first = self.playbook(name, extra_vars)
-        check(bool(first), f"{name}.yml: no PLAY RECAP in the log")
+        runs[name] = 1
+        if not first.changed:
+            return 1
         second = self.playbook(name, extra_vars)
-        changed = {host: counts["changed"] for host, counts in second.items() if counts.get("changed")}
+        runs[name] = 2
         check(
-            not changed,
-            f"{name}.yml is not idempotent: the second converge changed {changed} "
-            f"(see {self.lab.log_dir}/{self.log_counter:02d}-{name}.log)",
+            not second.changed,
+            f"{name}.yml is not idempotent: the second converge changed {second.changed} (see {second.log})",
         )
+        return 2
 
     def module(self, pattern: str, module: str, args: dict) -> dict[str, dict]:
         """Run one module ad hoc on the hosts matching pattern; returns each host's result."""
@@ -364,13 +388,14 @@ def scenario_preflight_unprepared(tier: Tier) -> str:
     return f"{len(expected)} missing pieces named on each VM"
 
 
-def scenario_iscsi(tier: Tier) -> str:
+ISCSI_LUN = "/var/lib/vmlab-lun0.img"
+
+
+def server_prep_iscsi(tier: Tier) -> None:
+    """The iscsi role's first converge on vm1, and the test's own target there: a file-backed LUN served by tgt."""
     require_roles("iscsi")
-    tier.converge("iscsi")
-    for vm in ("vm1", "vm2"):
-        check(tier.sh(vm, "systemctl is-active iscsid").strip() == "active", f"{vm}: iscsid is not active")
-    # The test's own target on vm1: a file-backed LUN served by tgt.
-    lun = "/var/lib/vmlab-lun0.img"
+    tier.playbook("iscsi", limit="server")
+    lun = ISCSI_LUN
     tier.sh(
         "vm1",
         "DEBIAN_FRONTEND=noninteractive apt-get install -y -q tgt >/dev/null"
@@ -381,6 +406,14 @@ def scenario_iscsi(tier: Tier) -> str:
         + "'",
         timeout=600,
     )
+
+
+def scenario_iscsi(tier: Tier) -> str:
+    require_roles("iscsi")
+    tier.converge("iscsi")
+    for vm in ("vm1", "vm2"):
+        check(tier.sh(vm, "systemctl is-active iscsid").strip() == "active", f"{vm}: iscsid is not active")
+    lun = ISCSI_LUN
     portal = tier.lab.vms["vm1"].ip
     device = f"/dev/disk/by-path/ip-{portal}:3260-iscsi-{ISCSI_TARGET}-lun-1"
     found = tier.sh("vm2", f"iscsiadm -m discovery -t sendtargets -p {portal}")
@@ -412,6 +445,12 @@ def scenario_iscsi(tier: Tier) -> str:
         "vm2: iscsid not active after reboot",
     )
     return f"LUN of {ISCSI_LUN_MIB} MiB seen and written by vm2; modules back after a {tier.figures['reboot_s']}s reboot"
+
+
+def server_prep_nfs(tier: Tier) -> None:
+    """nfs_server's first converge on vm1."""
+    require_roles("nfs_server", "nfs_client")
+    tier.playbook("nfs", limit="server")
 
 
 def scenario_nfs(tier: Tier) -> str:
@@ -553,20 +592,71 @@ def scenario_vip(tier: Tier) -> str:
 class Scenario:
     name: str
     run: Callable[[Tier], str]
+    # Work on vm1 alone that needs nothing from the scenarios before this one: it may run on that VM
+    # while a scenario that leaves vm1 alone works on vm2 (see ServerPreps).
+    server_prep: Callable[[Tier], None] | None = None
+    touches_server: bool = True
 
 
 # Order matters: preflight-unprepared needs untouched VMs; node_prep installs on vm2 what the
 # single-role scenarios after it then converge again (each package is installed once per VM: dpkg
-# under TCG is the dearest thing the tier does); vip kills vm2.
+# under TCG is the dearest thing the tier does), and while it runs vm1 would be idle, so the server
+# preps of iscsi and nfs run there then; vip kills vm2. (vip has no server prep: its plan needs the
+# facts of both peers, so a run limited to vm1 would configure it differently.)
 SCENARIOS = [
     Scenario("preflight-unprepared", scenario_preflight_unprepared),
-    Scenario("node_prep-preflight", scenario_node_prep_preflight),
-    Scenario("iscsi", scenario_iscsi),
-    Scenario("nfs", scenario_nfs),
-    Scenario("dns_resolver", scenario_dns_resolver),
-    Scenario("core_pattern", scenario_core_pattern),
+    Scenario("node_prep-preflight", scenario_node_prep_preflight, touches_server=False),
+    Scenario("iscsi", scenario_iscsi, server_prep_iscsi),
+    Scenario("nfs", scenario_nfs, server_prep_nfs),
+    Scenario("dns_resolver", scenario_dns_resolver, touches_server=False),
+    Scenario("core_pattern", scenario_core_pattern, touches_server=False),
     Scenario("vip", scenario_vip),
 ]
+
+
+class ServerPreps:
+    """Runs the scenarios' server preps one after another in a thread of their own, in scenario order.
+
+    Before a scenario that touches vm1, every prep up to and including its own has been started and
+    all started preps have finished (vm1 is then the scenario's alone: no two apt runs on one VM).
+    Before a scenario that leaves vm1 alone, every remaining prep is started, to run beside it. A
+    prep's failure is its own scenario's failure, raised by result()."""
+
+    def __init__(self, tier: Tier, selected: Sequence[Scenario]):
+        self.tier = tier
+        self.pending = [s for s in selected if s.server_prep]
+        self.futures: dict[str, Future] = {}
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="server-prep")
+
+    def _start(self, scenarios: Sequence[Scenario]) -> None:
+        for scenario in scenarios:
+            if scenario in self.pending:
+                self.pending.remove(scenario)
+                self.futures[scenario.name] = self.executor.submit(self._timed, scenario)
+
+    def _timed(self, scenario: Scenario) -> None:
+        start = time.monotonic()
+        try:
+            scenario.server_prep(self.tier)
+        finally:
+            self.tier.figures.setdefault("server_prep_s", {})[scenario.name] = round(
+                time.monotonic() - start, 1
+            )
+
+    def before(self, selected: Sequence[Scenario], scenario: Scenario) -> None:
+        if scenario.touches_server:
+            self._start(selected[: selected.index(scenario) + 1])
+            wait_all(self.futures.values())
+        else:
+            self._start(selected)
+
+    def result(self, scenario: Scenario) -> None:
+        if scenario.name in self.futures:
+            self.futures[scenario.name].result()
+
+    def close(self) -> None:
+        """After the lab is down: a prep still running fails at once, its VM and namespace being gone."""
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 # --- image, mirror and the whole run ------------------------------------------------------------------
@@ -627,6 +717,7 @@ def run_scenarios(tier: Tier, selected: list[Scenario]) -> list[Outcome]:
     """Bring the lab up, run the scenarios in order, and always tear the lab down."""
     lab, figures = tier.lab, tier.figures
     outcomes: list[Outcome] = []
+    preps = ServerPreps(tier, selected)
     t0 = time.monotonic()
     try:
         lab.up()
@@ -643,6 +734,8 @@ def run_scenarios(tier: Tier, selected: list[Scenario]) -> list[Outcome]:
             start = time.monotonic()
             print(f"[vmlab] {scenario.name} ...", flush=True)
             try:
+                preps.before(selected, scenario)
+                preps.result(scenario)
                 detail = scenario.run(tier)
                 outcome = Outcome(scenario.name, "passed", time.monotonic() - start, detail)
             except NotRunnable as exc:
@@ -671,6 +764,7 @@ def run_scenarios(tier: Tier, selected: list[Scenario]) -> list[Outcome]:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         lab.down()
+        preps.close()
     return outcomes
 
 
