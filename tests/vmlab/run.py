@@ -144,6 +144,9 @@ class Tier:
     figures: dict = field(default_factory=dict)
     # Playbooks run from two threads (server preps beside node_prep): next() on a count is atomic.
     log_numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
+    # Roles node_prep has converged on vm2 in this run, the second run changing nothing, with the
+    # variables the single-role playbooks give them: those scenarios need not converge them there again.
+    node_prep_roles: frozenset[str] = frozenset()
 
     # --- Ansible ---------------------------------------------------------------------------------
     def write_ansible_files(self) -> None:
@@ -240,19 +243,19 @@ class Tier:
         check(bool(recap), f"{name}.yml: no PLAY RECAP in {log}")
         return PlaybookResult(log, recap)
 
-    def converge(self, name: str, extra_vars: dict | None = None) -> int:
+    def converge(self, name: str, extra_vars: dict | None = None, limit: str | None = None) -> int:
         """Converge until a run changes nothing on any host, which must be the second run at the latest.
 
-        A first run that changed nothing is already that proof: the roles ran before with the same
-        variables (node_prep includes them, a server prep ran them on vm1), and a third run would only
-        repeat it. Returns the number of runs."""
+        A first run that changed nothing is already that proof (the roles ran before with the same
+        variables), and a third run would only repeat it. Returns the number of runs."""
         runs = self.figures.setdefault("converge_runs", {})
-        first = self.playbook(name, extra_vars)
-        runs[name] = 1
+        key = f"{name} --limit {limit}" if limit else name
+        first = self.playbook(name, extra_vars, limit)
+        runs[key] = 1
         if not first.changed:
             return 1
-        second = self.playbook(name, extra_vars)
-        runs[name] = 2
+        second = self.playbook(name, extra_vars, limit)
+        runs[key] = 2
         check(
             not second.changed,
             f"{name}.yml is not idempotent: the second converge changed {second.changed} (see {second.log})",
@@ -392,9 +395,9 @@ ISCSI_LUN = "/var/lib/vmlab-lun0.img"
 
 
 def server_prep_iscsi(tier: Tier) -> None:
-    """The iscsi role's first converge on vm1, and the test's own target there: a file-backed LUN served by tgt."""
+    """The iscsi role converged on vm1, and the test's own target there: a file-backed LUN served by tgt."""
     require_roles("iscsi")
-    tier.playbook("iscsi", limit="server")
+    tier.converge("iscsi", limit="server")
     lun = ISCSI_LUN
     tier.sh(
         "vm1",
@@ -410,7 +413,8 @@ def server_prep_iscsi(tier: Tier) -> None:
 
 def scenario_iscsi(tier: Tier) -> str:
     require_roles("iscsi")
-    tier.converge("iscsi")
+    if "iscsi" not in tier.node_prep_roles:
+        tier.converge("iscsi", limit="client")
     for vm in ("vm1", "vm2"):
         check(tier.sh(vm, "systemctl is-active iscsid").strip() == "active", f"{vm}: iscsid is not active")
     lun = ISCSI_LUN
@@ -448,15 +452,16 @@ def scenario_iscsi(tier: Tier) -> str:
 
 
 def server_prep_nfs(tier: Tier) -> None:
-    """nfs_server's first converge on vm1."""
+    """nfs_server converged on vm1."""
     require_roles("nfs_server", "nfs_client")
-    tier.playbook("nfs", limit="server")
+    tier.converge("nfs", limit="server")
 
 
 def scenario_nfs(tier: Tier) -> str:
     """nfs_server exports on vm1, vm2 mounts it with NFSv4, and a file written on either side is seen on the other."""
     require_roles("nfs_server", "nfs_client")
-    tier.converge("nfs")
+    if "nfs_client" not in tier.node_prep_roles:
+        tier.converge("nfs", limit="client")
     server_ip = tier.lab.vms["vm1"].ip
     tier.sh("vm2", f"mkdir -p {NFS_MOUNT} && mount -t nfs4 {server_ip}:{NFS_EXPORT} {NFS_MOUNT}")
     try:
@@ -481,6 +486,8 @@ def scenario_node_prep_preflight(tier: Tier) -> str:
     """node_prep on the client VM (the Kubernetes node), then preflight finds nothing missing."""
     require_roles("node_prep")
     tier.converge("node_prep")
+    # playbooks/node_prep.yml gives them what iscsi.yml, nfs.yml and dns_resolver.yml give them.
+    tier.node_prep_roles = frozenset({"iscsi", "nfs_client", "dns_resolver"})
     result = tier.module("client", "redundant.kube.preflight", PREFLIGHT_ARGS)["vm2"]
     check(result.get("passed") is True, f"vm2: preflight after node_prep: {result.get('failed_checks')}")
     return f"preflight all green on vm2 ({len(result['checks'])} checks)"
@@ -501,7 +508,10 @@ def scenario_dns_resolver(tier: Tier) -> str:
     if "reboot_s" in tier.figures:
         resolves(f"boot-{probe}.default.svc.{CLUSTER_DOMAIN}", "after the reboot, before any converge")
         notes.append("back after a reboot")
-    tier.converge("dns_resolver")
+    if "dns_resolver" in tier.node_prep_roles:
+        notes.append("converged by node_prep")
+    else:
+        tier.converge("dns_resolver")
     cluster_name = f"{probe}.default.svc.{CLUSTER_DOMAIN}"
     site_name = f"{probe}.{SITE_DOMAIN}"
     resolves(cluster_name, "after the converge")
