@@ -3,7 +3,6 @@ relative to the scenarios, and whose failure a failing prep is."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import sys
 import threading
@@ -24,18 +23,9 @@ Scenario, ScenarioFailed, ServerPreps = vmlab_run.Scenario, vmlab_run.ScenarioFa
 
 @dataclass
 class FakeTier:
-    """What ServerPreps uses of a Tier: its figures, and the VM priority while a prep runs."""
+    """What ServerPreps uses of a Tier: its figures."""
 
     figures: dict = field(default_factory=dict)
-    yielding: list[str] = field(default_factory=list)
-
-    @contextlib.contextmanager
-    def second_in_line(self, vm: str):
-        self.yielding.append(vm)
-        try:
-            yield
-        finally:
-            self.yielding.remove(vm)
 
 
 def run_in_order(selected: list[Scenario], tier: FakeTier) -> dict[str, str]:
@@ -67,8 +57,7 @@ def test_preps_run_beside_a_scenario_that_leaves_the_server_alone_and_finish_bef
         events.append("client scenario ends")
         release_prep.set()
 
-    def prep(tier):
-        assert tier.yielding == ["vm1"]  # vm1 yields its core to the critical path while a prep runs
+    def prep(_tier):
         prep_started.set()
         assert release_prep.wait(10)
         events.append("prep ends")
@@ -80,7 +69,6 @@ def test_preps_run_beside_a_scenario_that_leaves_the_server_alone_and_finish_bef
     tier = FakeTier()
     assert run_in_order(selected, tier) == {"client": "passed", "server": "passed"}
     assert events == ["client scenario ends", "prep ends", "server scenario runs"]
-    assert tier.yielding == []
     assert set(tier.figures["server_prep_s"]) == {"server"}
 
 

@@ -271,14 +271,6 @@ class Lab:
             return False
         return _process_mentions(pid, str(self.run_dir))
 
-    def set_nice(self, name: str, nice: int) -> None:
-        """Give every thread of the VM's QEMU this nice value: Linux keeps it per thread, and the
-        emulated CPU runs in a thread of its own."""
-        pid = int(self.pidfile(self.vms[name]).read_text().strip())
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
-                os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
-
     def kill(self, name: str) -> None:
         """Pull the plug: SIGKILL the VM's QEMU, as a node that dies without shutting down."""
         vm = self.vms[name]

@@ -53,9 +53,6 @@ PLAYBOOKS = HERE / "playbooks"
 BIN = Path(sys.executable).parent
 CACHE = Path(os.environ.get("RK_CACHE", Path.home() / ".cache/redundant-kube")) / "vmlab"
 PLAYBOOK_TIMEOUT = 20 * 60
-# vm1's QEMU during server preps: CFS then gives it about a tenth of what a nice-0 thread on the same
-# core gets, so node_prep on vm2 runs nearly as fast as alone and vm1 still has the rest.
-SECOND_IN_LINE_NICE = 10
 # node_prep sets the first pattern (preflight expects it); the core_pattern scenario then moves the
 # cores to the second, so the role's change path runs too.
 CORE_PATTERN = "/var/lib/vmlab-cores/core.%e.%p"
@@ -276,17 +273,6 @@ class Tier:
             raise ScenarioFailed(
                 f"{module} on {pattern}: unparsable output {proc.stdout[-1500:]} {proc.stderr[-1500:]}"
             ) from exc
-
-    @contextlib.contextmanager
-    def second_in_line(self, vm: str):
-        """While this VM's work runs beside the critical path, its QEMU yields the CPU to the other
-        VM's and to Ansible on the controller (two cores for two emulated CPUs and the controller)."""
-        self.lab.set_nice(vm, SECOND_IN_LINE_NICE)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError, ValueError):  # the VM may be gone (teardown)
-                self.lab.set_nice(vm, 0)
 
     # --- helpers on the VMs ---------------------------------------------------------------------
     def sh(self, vm: str, command: str, timeout: float = 180) -> str:
@@ -661,8 +647,7 @@ class ServerPreps:
     def _timed(self, scenario: Scenario) -> None:
         start = time.monotonic()
         try:
-            with self.tier.second_in_line("vm1"):
-                scenario.server_prep(self.tier)
+            scenario.server_prep(self.tier)
         finally:
             self.tier.figures.setdefault("server_prep_s", {})[scenario.name] = round(
                 time.monotonic() - start, 1
