@@ -5,8 +5,9 @@
 Two VMs share one lab for the whole run (booting is the dearest step under TCG): `vm1` plays the
 server side (iSCSI target, NFS server, first VRRP peer), `vm2` the client side. Every converge is
 followed by one that must change nothing (idempotence); a converge that changed nothing on any host
-is its own proof. A scenario's first converge on vm1 alone (its server prep) runs on that otherwise
-idle VM while node_prep works on vm2. Prints one line per scenario with its result and time, then
+is its own proof. A scenario's work on vm1 alone (its server prep: its role converged there, the
+test's own target) runs on that otherwise idle VM while node_prep works on vm2, and roles node_prep
+converged on vm2 are not converged there again. Prints one line per scenario with its result and time, then
 `vmlab: N passed, N failed, N skipped`; a scenario whose role does not exist yet is skipped with that
 reason. Figures (boot, VRRP gaps, server preps) go to the run directory's results.json.
 """
