@@ -29,14 +29,13 @@ class FakeTier:
 
 
 def run_in_order(selected: list[Scenario], tier: FakeTier) -> dict[str, str]:
-    """The runner's loop, with each scenario's outcome as 'passed' or the prep's error."""
+    """run_scenarios' loop without the lab: each scenario's outcome as 'passed' or the prep's error."""
     preps = ServerPreps(tier, selected)
     outcomes = {}
     try:
         for scenario in selected:
             try:
-                preps.before(selected, scenario)
-                preps.result(scenario)
+                preps.ready(scenario)
                 scenario.run(tier)
                 outcomes[scenario.name] = "passed"
             except ScenarioFailed as exc:

@@ -399,14 +399,13 @@ def server_prep_iscsi(tier: Tier) -> None:
     """The iscsi role converged on vm1, and the test's own target there: a file-backed LUN served by tgt."""
     require_roles("iscsi")
     tier.converge("iscsi", limit="server")
-    lun = ISCSI_LUN
     tier.sh(
         "vm1",
         "DEBIAN_FRONTEND=noninteractive apt-get install -y -q tgt >/dev/null"
-        f" && truncate -s {ISCSI_LUN_MIB}M {lun}"
-        f" && printf '<target {ISCSI_TARGET}>\\n  backing-store {lun}\\n  initiator-address {tier.lab.vms['vm2'].ip}\\n</target>\\n'"
+        f" && truncate -s {ISCSI_LUN_MIB}M {ISCSI_LUN}"
+        f" && printf '<target {ISCSI_TARGET}>\\n  backing-store {ISCSI_LUN}\\n  initiator-address {tier.lab.vms['vm2'].ip}\\n</target>\\n'"
         " > /etc/tgt/conf.d/vmlab.conf && systemctl restart tgt && tgt-admin --show | grep -q 'Backing store path: "
-        + lun
+        + ISCSI_LUN
         + "'",
         timeout=600,
     )
@@ -418,7 +417,6 @@ def scenario_iscsi(tier: Tier) -> str:
         tier.converge("iscsi", limit="client")
     for vm in ("vm1", "vm2"):
         check(tier.sh(vm, "systemctl is-active iscsid").strip() == "active", f"{vm}: iscsid is not active")
-    lun = ISCSI_LUN
     portal = tier.lab.vms["vm1"].ip
     device = f"/dev/disk/by-path/ip-{portal}:3260-iscsi-{ISCSI_TARGET}-lun-1"
     found = tier.sh("vm2", f"iscsiadm -m discovery -t sendtargets -p {portal}")
@@ -432,7 +430,7 @@ def scenario_iscsi(tier: Tier) -> str:
     # Data written by the initiator is in the target's backing file.
     stamp = f"vmlab-{os.getpid()}-{int(time.time())}"
     tier.sh("vm2", f"printf %s {stamp} | dd of={device} bs=512 seek=8 conv=fsync oflag=direct status=none")
-    seen = tier.sh("vm1", f"dd if={lun} bs=512 skip=8 count=1 status=none | tr -d '\\0'")
+    seen = tier.sh("vm1", f"dd if={ISCSI_LUN} bs=512 skip=8 count=1 status=none | tr -d '\\0'")
     check(seen == stamp, f"vm1: backing file holds {seen!r} at block 8, the initiator wrote {stamp!r}")
     tier.sh("vm2", f"iscsiadm -m node -T {ISCSI_TARGET} -p {portal} --logout && iscsiadm -m node -o delete")
     # The role's modules-load.d file, not the first login, must bring the modules back after a reboot.
@@ -515,7 +513,7 @@ def scenario_dns_resolver(tier: Tier) -> str:
         tier.converge("dns_resolver")
     cluster_name = f"{probe}.default.svc.{CLUSTER_DOMAIN}"
     site_name = f"{probe}.{SITE_DOMAIN}"
-    resolves(cluster_name, "after the converge")
+    resolves(cluster_name, "once converged")
     libc = tier.sh("vm2", f"getent hosts libc-{cluster_name}")
     check(SERVICE_IP in libc, f"vm2: getent (through the resolv.conf stub) gave {libc!r}")
     resolves(site_name, "a site name")
@@ -631,18 +629,17 @@ class ServerPreps:
     Before a scenario that touches vm1, every prep up to and including its own has been started and
     all started preps have finished (vm1 is then the scenario's alone: no two apt runs on one VM).
     Before a scenario that leaves vm1 alone, every remaining prep is started, to run beside it. A
-    prep's failure is its own scenario's failure, raised by result()."""
+    prep's failure is its own scenario's failure, raised by ready()."""
 
     def __init__(self, tier: Tier, selected: Sequence[Scenario]):
         self.tier = tier
-        self.pending = [s for s in selected if s.server_prep]
+        self.selected = list(selected)
         self.futures: dict[str, Future] = {}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="server-prep")
 
     def _start(self, scenarios: Sequence[Scenario]) -> None:
         for scenario in scenarios:
-            if scenario in self.pending:
-                self.pending.remove(scenario)
+            if scenario.server_prep and scenario.name not in self.futures:
                 self.futures[scenario.name] = self.executor.submit(self._timed, scenario)
 
     def _timed(self, scenario: Scenario) -> None:
@@ -654,14 +651,13 @@ class ServerPreps:
                 time.monotonic() - start, 1
             )
 
-    def before(self, selected: Sequence[Scenario], scenario: Scenario) -> None:
+    def ready(self, scenario: Scenario) -> None:
+        """Start and wait for what the rules above ask before scenario runs; raise its prep's failure."""
         if scenario.touches_server:
-            self._start(selected[: selected.index(scenario) + 1])
+            self._start(self.selected[: self.selected.index(scenario) + 1])
             wait_all(self.futures.values())
         else:
-            self._start(selected)
-
-    def result(self, scenario: Scenario) -> None:
+            self._start(self.selected)
         if scenario.name in self.futures:
             self.futures[scenario.name].result()
 
@@ -745,8 +741,7 @@ def run_scenarios(tier: Tier, selected: list[Scenario]) -> list[Outcome]:
             start = time.monotonic()
             print(f"[vmlab] {scenario.name} ...", flush=True)
             try:
-                preps.before(selected, scenario)
-                preps.result(scenario)
+                preps.ready(scenario)
                 detail = scenario.run(tier)
                 outcome = Outcome(scenario.name, "passed", time.monotonic() - start, detail)
             except NotRunnable as exc:
