@@ -7,7 +7,10 @@
 #
 # The image holds what a freshly installed Debian server has and nothing the roles install themselves
 # (open-iscsi, nfs-common, keepalived, systemd-resolved, ... come from the lab's package mirror), so
-# every scenario proves the install. kmod is there because the kernel package depends on it.
+# every scenario proves the install. kmod is there because the kernel package depends on it. Two
+# packages only the test uses are in it too, so the guests never spend emulated CPU installing them:
+# tgt (the iSCSI target the test makes on vm1, started only then) and nftables (vm2's stand-in for
+# kube-proxy's rules, tests/vmlab/playbooks/site.yml).
 set -euo pipefail
 cache=${RK_CACHE:-$HOME/.cache/redundant-kube}/vmlab
 mirror=${RK_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -57,7 +60,7 @@ run_logged() {
 
 step "debootstrap $suite from $mirror"
 run_logged debootstrap --variant=minbase --cache-dir="$cache/debootstrap-debs" \
-  --include=systemd,systemd-sysv,udev,dbus,openssh-server,python3,python3-apt,iproute2,procps,initramfs-tools,zstd \
+  --include=systemd,systemd-sysv,udev,dbus,openssh-server,python3,python3-apt,iproute2,procps,initramfs-tools,zstd,tgt,nftables \
   "$suite" "$root" "$mirror"
 
 # A trimmed initramfs: only what mounts an ext4 root on virtio. Written before the kernel is installed
@@ -89,6 +92,8 @@ for unit in systemd-udev-settle.service systemd-networkd-wait-online.service apt
   apt-daily-upgrade.timer man-db.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer; do
   ln -sfn /dev/null "$root/etc/systemd/system/$unit"
 done
+# tgt's package enables its daemon; only the iscsi scenario starts it, on the target VM.
+rm -f "$root/etc/systemd/system/multi-user.target.wants/tgt.service"
 # The per-run ssh key arrives through QEMU's fw_cfg, so the cached image holds no credential.
 cat >"$root/usr/local/sbin/vmlab-authorized-keys" <<'EOF'
 #!/bin/sh
