@@ -54,8 +54,8 @@ PLAYBOOKS = HERE / "playbooks"
 BIN = Path(sys.executable).parent
 CACHE = Path(os.environ.get("RK_CACHE", Path.home() / ".cache/redundant-kube")) / "vmlab"
 PLAYBOOK_TIMEOUT = 20 * 60
-# node_prep sets the first pattern (preflight expects it); the core_pattern scenario then moves the
-# cores to the second, so the role's change path runs too.
+# node_prep sets the first pattern on vm2 (preflight expects it); the core_pattern role alone sets the
+# second on vm1, where the crash is then checked.
 CORE_PATTERN = "/var/lib/vmlab-cores/core.%e.%p"
 CRASH_CORE_PATTERN = "/var/crash/vmlab/%e.%p.core"
 NFS_EXPORT = "/srv/vmlab-nfs"
@@ -609,10 +609,10 @@ class Scenario:
     touches_server: bool = True
 
 
-# Order matters: preflight-unprepared needs untouched VMs; node_prep installs on vm2 what the
-# single-role scenarios after it then converge again (each package is installed once per VM: dpkg
+# Order matters: preflight-unprepared needs untouched VMs; node_prep converges on vm2 the roles the
+# single-role scenarios after it then only check there (each package is installed once per VM: dpkg
 # under TCG is the dearest thing the tier does), and while it runs vm1 would be idle, so the server
-# preps of iscsi and nfs run there then; vip kills vm2. (vip has no server prep: its plan needs the
+# preps of iscsi, nfs and core_pattern run there then; vip kills vm2. (vip has no server prep: its plan needs the
 # facts of both peers, so a run limited to vm1 would configure it differently.)
 SCENARIOS = [
     Scenario("preflight-unprepared", scenario_preflight_unprepared),
