@@ -58,6 +58,8 @@ PLAYBOOK_TIMEOUT = 20 * 60
 # second on vm1, where the crash is then checked.
 CORE_PATTERN = "/var/lib/vmlab-cores/core.%e.%p"
 CRASH_CORE_PATTERN = "/var/crash/vmlab/%e.%p.core"
+# dns_resolver writes the upstream servers here for the kubelet (resolvConf) or K3S (--resolv-conf).
+KUBELET_RESOLV_CONF = "/etc/redundant-kube/resolv.conf"
 NFS_EXPORT = "/srv/vmlab-nfs"
 NFS_MOUNT = "/mnt/vmlab-nfs"
 ISCSI_TARGET = "iqn.2024-01.example.vmlab:lun0"
@@ -163,6 +165,7 @@ class Tier:
                     "lab_cluster_domain": CLUSTER_DOMAIN,
                     "lab_core_pattern": CORE_PATTERN,
                     "lab_crash_core_pattern": CRASH_CORE_PATTERN,
+                    "lab_kubelet_resolv_conf": KUBELET_RESOLV_CONF,
                     "lab_vip": VIP,
                     "lab_subnet": f"{SUBNET}.0/{PREFIX}",
                     "lab_nfs_export": NFS_EXPORT,
@@ -519,6 +522,14 @@ def scenario_dns_resolver(tier: Tier) -> str:
         "-DefaultRoute" in link and f"~{CLUSTER_DOMAIN}" in link and CLUSTER_DNS_SERVICE_IP in link,
         f"vm2: the cluster DNS link is not a routing-only scope for ~{CLUSTER_DOMAIN}: {link!r}",
     )
+    # systemd-resolved's own full list has the cluster DNS (a CoreDNS given it would forward to itself);
+    # the file the role writes for the kubelet has the site's server only.
+    kubelet_servers = re.findall(r"(?m)^nameserver\s+(\S+)", tier.sh("vm2", f"cat {KUBELET_RESOLV_CONF}"))
+    check(
+        kubelet_servers == [HOST_IP],
+        f"vm2: {KUBELET_RESOLV_CONF} lists {kubelet_servers}, expected [{HOST_IP}]",
+    )
+    notes.append(f"{KUBELET_RESOLV_CONF} lists only {HOST_IP}")
     tier.sh("vm2", "systemctl restart systemd-resolved")
     resolves(f"restart-{cluster_name}", "after a restart of systemd-resolved")
     notes.append("back after a restart of systemd-resolved")
