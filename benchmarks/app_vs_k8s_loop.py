@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark: one redundant.kube.app task versus a loop of kubernetes.core.k8s tasks applying the same objects.
 
-Both sides apply the D2000-like pair of tests/unit/app_model/cases/d2000_pair.yml (the same manifests, as
+Both sides apply the D2000-like pair of tests/unit/plugins/module_utils/app/cases/d2000_pair.yml (the same manifests, as
 the app module renders them, with server-side apply) to the local control plane, without waiting for
 rollout. Two figures per side, as whole `ansible-playbook` processes:
   first run      every object created, in a fresh namespace per run
@@ -31,18 +31,18 @@ sys.path[:0] = [str(REPO / ".collections"), str(REPO / "tests"), str(REPO / "tes
 from ansible_run import ansible_environment  # noqa: E402
 from local_cluster import LocalCluster, binaries  # noqa: E402
 
-from ansible_collections.redundant.kube.plugins.module_utils.app_model.render import render_app  # noqa: E402
-from ansible_collections.redundant.kube.plugins.module_utils.app_model.spec import (  # noqa: E402
+from ansible_collections.redundant.kube.plugins.module_utils.app.render import render_app  # noqa: E402
+from ansible_collections.redundant.kube.plugins.module_utils.app.runtime import external_digests  # noqa: E402
+from ansible_collections.redundant.kube.plugins.module_utils.app.spec import (  # noqa: E402
     spec_from_user_params,
 )
-from ansible_collections.redundant.kube.plugins.module_utils.app_runtime import external_digests  # noqa: E402
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import (  # noqa: E402
     ConnectionSettings,
     api_client_from_settings,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources  # noqa: E402
 
-CASE = REPO / "tests" / "unit" / "app_model" / "cases" / "d2000_pair.yml"
+CASE = REPO / "tests" / "unit" / "plugins" / "module_utils" / "app" / "cases" / "d2000_pair.yml"
 
 
 def prerequisites(resources: Resources, namespace: str) -> None:

@@ -1,13 +1,13 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters through which the cluster roles (k3s, kubeadm, vip, datastore, storage) reach the pure
-topology rules of ``module_utils/cluster_topology.py``. Documentation: one ``<filter>.yml`` each."""
+topology rules of ``module_utils/cluster/topology.py``. Documentation: one ``<filter>.yml`` each."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.redundant.kube.plugins.module_utils import cluster_topology as topology
+from ansible_collections.redundant.kube.plugins.module_utils.cluster import topology as topology
 
 
 def k3s_topology_problems(servers: Sequence[str], **kwargs: Any) -> list[str]:

@@ -751,12 +751,12 @@ removed:
   elements: str
 """
 
-from ansible_collections.redundant.kube.plugins.module_utils.app_model.argspec import (
+from ansible_collections.redundant.kube.plugins.module_utils.app.argspec import (
     APP_ARGUMENT_SPEC,
     APP_REQUIRED_IF,
 )
-from ansible_collections.redundant.kube.plugins.module_utils.app_model.spec import SpecError, parse_spec
-from ansible_collections.redundant.kube.plugins.module_utils.app_runtime import deploy, remove, write_rendered
+from ansible_collections.redundant.kube.plugins.module_utils.app.runtime import deploy, remove, write_rendered
+from ansible_collections.redundant.kube.plugins.module_utils.app.spec import SpecError, parse_spec
 from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module import (
     kube_module,
     run_kube_module,

@@ -112,7 +112,7 @@ active_pods:
   elements: str
 """
 
-from ansible_collections.redundant.kube.plugins.module_utils.app_runtime import call_probe, report
+from ansible_collections.redundant.kube.plugins.module_utils.app.runtime import call_probe, report
 from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module import (
     kube_module,
     run_kube_module,

@@ -220,12 +220,12 @@ summary:
   sample: "lose_node: d2000-server-a-77dfcb66d9-wnt7n node-2 -> node-3, redundant again 38 s after the last heartbeat of node-2"
 """
 
-from ansible_collections.redundant.kube.plugins.module_utils.drill import STEPS, DrillError
-from ansible_collections.redundant.kube.plugins.module_utils.drill_runtime import (
+from ansible_collections.redundant.kube.plugins.module_utils.drill.runtime import (
     DrillFailed,
     DrillParams,
     run_step,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.drill.steps import STEPS, DrillError
 from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module import (
     kube_module,
     run_kube_module,

@@ -257,7 +257,6 @@ import tempfile
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.redundant.kube.plugins.module_utils.digest import content_digest
 from ansible_collections.redundant.kube.plugins.module_utils.keystore import (
     CRYPTOGRAPHY_IMPORT_ERROR,
     DEFAULT_FILE_NAMES,
@@ -277,6 +276,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.client import 
     KubeError,
     api_client_from_params,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import content_digest
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "redundant.kube"}

@@ -256,7 +256,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module
     kube_module,
     run_kube_module,
 )
-from ansible_collections.redundant.kube.plugins.module_utils.license import (
+from ansible_collections.redundant.kube.plugins.module_utils.license.rules import (
     METHODS,
     ORDERS,
     LicenseError,
@@ -266,7 +266,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.license import (
     stored_entry,
     validate_payload,
 )
-from ansible_collections.redundant.kube.plugins.module_utils.license_runtime import (
+from ansible_collections.redundant.kube.plugins.module_utils.license.runtime import (
     LicenseRequest,
     RolloutError,
     push_license,

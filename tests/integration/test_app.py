@@ -14,13 +14,13 @@ import pytest
 import yaml
 from ansible_run import run_module
 
-from ansible_collections.redundant.kube.plugins.module_utils.digest import (
+from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
     checksum_annotation_key,
     content_digest,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
 
-CASES = Path(__file__).resolve().parents[1] / "unit" / "app_model" / "cases"
+CASES = Path(__file__).resolve().parents[1] / "unit" / "plugins" / "module_utils" / "app" / "cases"
 SELECTOR = "app.kubernetes.io/instance={},app.kubernetes.io/managed-by=redundant.kube"
 APP_KINDS = [
     ("v1", "ConfigMap"),

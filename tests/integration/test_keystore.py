@@ -17,15 +17,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.redundant.kube.plugins.module_utils.digest import (
+from ansible_collections.redundant.kube.plugins.module_utils.keystore import Keystore
+from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
     checksum_annotation_key,
     content_digest,
 )
-from ansible_collections.redundant.kube.plugins.module_utils.keystore import Keystore
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
 
 SECRET = "mp-demo-keystore"
-CASES = Path(__file__).resolve().parents[1] / "unit" / "app_model" / "cases"
+CASES = Path(__file__).resolve().parents[1] / "unit" / "plugins" / "module_utils" / "app" / "cases"
 
 
 def ca_pem(common_name: str) -> str:
@@ -175,7 +175,7 @@ def test_absent_keeps_a_backup(kube_cluster, resources: Resources, namespace: st
 def test_midpoint_cluster_app_mounts_the_keystore_and_follows_its_content(
     kube_cluster, resources: Resources, namespace: str
 ):
-    """The midPoint-like `cluster` app (tests/unit/app_model/cases/midpoint_cluster.yml) mounts the Secret;
+    """The midPoint-like `cluster` app (tests/unit/plugins/module_utils/app/cases/midpoint_cluster.yml) mounts the Secret;
     its pod template carries the Secret's content digest, so adding a CA rolls the members, and an
     unchanged keystore run followed by an unchanged app run changes nothing."""
     assert not keystore(kube_cluster, namespace).failed

@@ -23,11 +23,11 @@ import kubernetes
 import pytest
 from ansible_run import REPO, run_module
 
-from ansible_collections.redundant.kube.plugins.module_utils.digest import (
+from ansible_collections.redundant.kube.plugins.module_utils.kube.client import KubeError
+from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
     checksum_annotation_key,
     content_digest,
 )
-from ansible_collections.redundant.kube.plugins.module_utils.kube.client import KubeError
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
 from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import wait_for_ready
 

@@ -11,8 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import KubeError
+from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import label_selector
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
-from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import label_selector
+from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import WaitTimeout, poll
 
 API = {"Deployment": "apps/v1", "StatefulSet": "apps/v1"}
 
@@ -39,12 +40,11 @@ def check_expandable(resources: Resources, claim: dict[str, Any]) -> None:
 
 
 def _wait(until: Callable[[], bool], timeout: float, sleep: Callable[[float], None]) -> bool:
-    deadline = time.monotonic() + timeout
-    while not until():
-        if time.monotonic() >= deadline:
-            return False
-        sleep(0.5)
-    return True
+    """True once until() holds, False when it still does not after timeout seconds."""
+    try:
+        return poll(lambda: (until(), True), time.monotonic() + timeout, str, sleep=sleep)
+    except WaitTimeout:
+        return False
 
 
 def grow_offline(

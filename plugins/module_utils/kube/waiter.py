@@ -1,22 +1,48 @@
-"""Waiting for workloads and pods to become Ready, and saying why when they do not."""
+"""Waiting: the one poll loop every wait of the collection uses, and waiting for workloads and pods to
+become Ready, saying why when they do not."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import KubeError
+from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import condition, label_selector
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources, object_ref
 
 WAITABLE_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Pod")
+T = TypeVar("T")
 
 
-def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
-    for condition in obj.get("status", {}).get("conditions") or []:
-        if condition.get("type") == kind:
-            return condition
-    return {}
+class WaitTimeout(KubeError):
+    """The deadline of a wait passed; str() says what was awaited and what was still missing."""
+
+
+def poll(
+    check: Callable[[], tuple[bool, T]],
+    deadline: float,
+    timeout_message: Callable[[T], str],
+    interval: float = 0.5,
+    first_interval: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Call check() until it reports done, and return its value; WaitTimeout once `deadline` (a clock()
+    time) has passed, with timeout_message(the last value).
+
+    The first pause is `first_interval` (default `interval`), each next one twice as long, up to
+    `interval`: a quick first look catches what is nearly done without polling a slow wait often."""
+    delay = interval if first_interval is None else first_interval
+    while True:
+        done, value = check()
+        if done:
+            return value
+        remaining = deadline - clock()
+        if remaining <= 0:
+            raise WaitTimeout(timeout_message(value))
+        sleep(min(delay, remaining))
+        delay = min(delay * 2, interval)
 
 
 def rollout_progress(obj: dict[str, Any]) -> tuple[bool, str]:
@@ -25,7 +51,7 @@ def rollout_progress(obj: dict[str, Any]) -> tuple[bool, str]:
     spec, status = obj.get("spec", {}), obj.get("status", {})
     generation = obj.get("metadata", {}).get("generation", 0)
     if kind == "Pod":
-        ready = _condition(obj, "Ready").get("status") == "True"
+        ready = condition(obj, "Ready").get("status") == "True"
         return ready, "" if ready else f"pod is {status.get('phase', 'Pending')}, not Ready"
     if status.get("observedGeneration", 0) < generation:
         return False, "the controller has not seen the new spec yet"
@@ -42,28 +68,15 @@ def rollout_progress(obj: dict[str, Any]) -> tuple[bool, str]:
     return done, f"{ready}/{want} ready, {updated}/{want} updated, {total} in total"
 
 
-def label_selector(selector: dict[str, Any]) -> str:
-    """A workload's spec.selector as a label-selector string."""
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        op, key, values = expr["operator"], expr["key"], ",".join(expr.get("values") or [])
-        parts.append(
-            {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": key}.get(
-                op, f"!{key}"
-            )
-        )
-    return ",".join(parts)
-
-
 def pod_problems(pod: dict[str, Any]) -> str:
     """Why a pod is not Ready, in the words of the scheduler or kubelet, or '' when it is."""
     name = pod["metadata"]["name"]
-    scheduled = _condition(pod, "PodScheduled")
+    scheduled = condition(pod, "PodScheduled")
     if scheduled.get("status") == "False":
         return (
             f"pod {name} is Pending: {scheduled.get('message') or scheduled.get('reason', 'not scheduled')}"
         )
-    if _condition(pod, "Ready").get("status") == "True":
+    if condition(pod, "Ready").get("status") == "True":
         return ""
     for container in pod.get("status", {}).get("containerStatuses") or []:
         waiting = container.get("state", {}).get("waiting")
@@ -91,14 +104,14 @@ def wait_for_ready(
 ) -> list[dict[str, Any]]:
     """Wait until every Deployment/StatefulSet/DaemonSet/Pod in objects is rolled out and Ready.
 
-    Returns the final state of the waited objects. On timeout raises KubeError naming each object that
+    Returns the final state of the waited objects. On timeout raises WaitTimeout naming each object that
     is not done and the reasons its pods give (e.g. the scheduler's "0/3 nodes are available: ...").
     """
     pending = [o for o in objects if o.get("kind") in WAITABLE_KINDS]
-    deadline = time.monotonic() + timeout
     done: list[dict[str, Any]] = []
-    delay = 0.1
-    while True:
+
+    def check() -> tuple[bool, list[tuple[dict[str, Any], str]]]:
+        nonlocal pending
         still: list[tuple[dict[str, Any], str]] = []
         for obj in pending:
             meta = obj["metadata"]
@@ -112,16 +125,16 @@ def wait_for_ready(
             else:
                 still.append((live, progress))
         pending = [obj for obj, _ in still]
-        if not still:
-            return done
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            reasons = []
-            for obj, progress in still:
-                problems = workload_problems(resources, obj) if progress != "does not exist" else []
-                reasons.append(
-                    f"{object_ref(obj)}: {progress}" + (f" ({'; '.join(problems)})" if problems else "")
-                )
-            raise KubeError(f"timed out after {timeout:g}s waiting for readiness: " + " | ".join(reasons))
-        sleep(min(delay, remaining))
-        delay = min(delay * 2, 1.0)
+        return not still, still
+
+    def timeout_message(still: list[tuple[dict[str, Any], str]]) -> str:
+        reasons = []
+        for obj, progress in still:
+            problems = workload_problems(resources, obj) if progress != "does not exist" else []
+            reasons.append(
+                f"{object_ref(obj)}: {progress}" + (f" ({'; '.join(problems)})" if problems else "")
+            )
+        return f"timed out after {timeout:g}s waiting for readiness: " + " | ".join(reasons)
+
+    poll(check, time.monotonic() + timeout, timeout_message, interval=1.0, first_interval=0.1, sleep=sleep)
+    return done

@@ -1,0 +1,510 @@
+"""What redundant.kube.drill does against a cluster: one disruption, then wait until the app is redundant
+again and judge the result.
+
+The judging and the timestamps are pure (steps.py); redundancy is the app_info report (app/report.py), so the drill and app_info can never disagree on what "redundant" means.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ansible_collections.redundant.kube.plugins.module_utils.app.report import call_probe, report
+from ansible_collections.redundant.kube.plugins.module_utils.drill.steps import (
+    REPLACING_STEPS,
+    DrillError,
+    choose_target,
+    claim_identity,
+    claim_names,
+    cordoned_at,
+    deletion_started,
+    drain_order,
+    failed_checks,
+    format_time,
+    is_simulated,
+    last_heartbeat,
+    node_ready_changed,
+    recovered_at,
+    replacement,
+    restart_state,
+    seconds_between,
+    server_pods,
+    slot,
+    step_checks,
+    waiting_in_slot,
+)
+from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import app_selector, exec_in_pod
+from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import (
+    ApiStatusError,
+    NotFoundError,
+    Resources,
+)
+
+POLL_SECONDS = 0.5
+EVICTION_RETRY_SECONDS = 2.0
+# The taints the node lifecycle controller puts on a node it cannot hear from.
+LOST_NODE_TAINTS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")
+
+RunCommand = Callable[[str], tuple[int, str, str]]
+
+
+def pod_ref(pod: dict[str, Any]) -> str:
+    return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+
+
+@dataclass(frozen=True)
+class DrillParams:
+    name: str
+    namespace: str
+    step: str
+    side: str = "a"
+    member: int = 0
+    wait_timeout: float = 300
+    uncordon: bool = True
+    lose_node_command: str | None = None
+    restore_node_command: str | None = None
+    stop_process_command: tuple[str, ...] = ()
+
+
+class DrillFailed(Exception):
+    """A step ran but a check failed; `result` is the full step report."""
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class Snapshot:
+    report: dict[str, Any]
+    pods: list[dict[str, Any]]
+
+
+class Drill:
+    """One step of the drill against one app."""
+
+    def __init__(
+        self,
+        resources: Resources,
+        params: DrillParams,
+        run_command: RunCommand,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.resources = resources
+        self.p = params
+        self.run_command = run_command
+        self.sleep = sleep
+        self.clock = clock
+
+    # -- reading ---------------------------------------------------------------------------------
+    def snapshot(self, active_side: bool = False) -> Snapshot:
+        """The app_info report and the app's pods. Exec/HTTP active probes are only asked when the active
+        side is wanted: they cost a round trip per server pod."""
+        probe = call_probe(self.resources.api_client, self.p.namespace) if active_side else None
+        state = report(self.resources, self.p.name, self.p.namespace, probe)
+        pods = self.resources.list("v1", "Pod", self.p.namespace, label_selector=app_selector(self.p.name))
+        return Snapshot(state, pods)
+
+    def claims_of(self, pod: dict[str, Any]) -> dict[str, dict[str, str | None]]:
+        claims, volumes = {}, {}
+        for name in claim_names(pod):
+            claim = self.resources.get("v1", "PersistentVolumeClaim", name, self.p.namespace)
+            if claim is None:
+                continue
+            claims[name] = claim
+            volume_name = claim.get("spec", {}).get("volumeName")
+            if volume_name:
+                volumes[volume_name] = self.resources.get("v1", "PersistentVolume", volume_name) or {}
+        return claim_identity(pod, claims, volumes)
+
+    def node(self, name: str) -> dict[str, Any]:
+        node = self.resources.get("v1", "Node", name)
+        if node is None:
+            raise DrillError(f"node {name} does not exist any more")
+        return node
+
+    def wait_redundant(self, deadline: float) -> Snapshot:
+        while True:
+            snap = self.snapshot()
+            if not snap.report["exists"]:
+                raise DrillError(
+                    f"app {self.p.name} not found in namespace {self.p.namespace}: deploy it first (playbooks/app.yml)"
+                )
+            if snap.report["redundant"] or self.clock() > deadline:
+                return snap
+            self.sleep(POLL_SECONDS)
+
+    # -- disrupting ------------------------------------------------------------------------------
+    def delete_pod(self, pod: dict[str, Any]) -> float | None:
+        path = self.resources.resource_type("v1", "Pod").path(pod["metadata"]["name"], self.p.namespace)
+        deleted = self.resources.request("DELETE", path, what=f"deleting pod {pod['metadata']['name']}")
+        return deletion_started(deleted)
+
+    def cordon(self, node: str, unschedulable: bool) -> dict[str, Any]:
+        return self.resources.merge_patch(
+            "v1", "Node", node, None, {"spec": {"unschedulable": unschedulable}}
+        )
+
+    def evict(self, pod: dict[str, Any]) -> dict[str, Any] | None:
+        """Ask the Eviction API to remove a pod; the refusal (429 when a disruption budget forbids it), else None."""
+        meta = pod["metadata"]
+        path = self.resources.resource_type("v1", "Pod").path(meta["name"], meta["namespace"], "eviction")
+        body = {
+            "apiVersion": "policy/v1",
+            "kind": "Eviction",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+        }
+        try:
+            self.resources.request(
+                "POST", path, body=body, what=f"eviction of pod {meta['namespace']}/{meta['name']}"
+            )
+        except NotFoundError:
+            return None  # gone already: nothing left to evict
+        except ApiStatusError as exc:
+            if exc.status != 429:
+                raise
+            return {
+                "pod": f"{meta['namespace']}/{meta['name']}",
+                "status": 429,
+                "message": str(exc).split(": ", 1)[-1],
+            }
+        return None
+
+    def pods_on(self, node: str) -> list[dict[str, Any]]:
+        return drain_order(self.resources.list("v1", "Pod", field_selector=f"spec.nodeName={node}"))
+
+    def evict_each(self, pods: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+        """(evicted pods as namespace/name, refusals)."""
+        evicted, refusals = [], []
+        for pod in pods:
+            refusal = self.evict(pod)
+            if refusal:
+                refusals.append(refusal)
+            else:
+                evicted.append(pod_ref(pod))
+        return evicted, refusals
+
+    def drain(self, node: str, deadline: float) -> tuple[list[str], list[dict[str, Any]]]:
+        """Evict every pod of a cordoned node like `kubectl drain`: refused evictions are retried until the
+        deadline, each refusal is reported once."""
+        evicted: list[str] = []
+        refusals: dict[str, dict[str, Any]] = {}
+        while True:
+            done, refused_now = self.evict_each(self.pods_on(node))
+            evicted += done
+            for refusal in refused_now:
+                refusals.setdefault(refusal["pod"], refusal)
+            if not refused_now:
+                return evicted, list(refusals.values())
+            if self.clock() > deadline:
+                names = ", ".join(r["pod"] for r in refused_now)
+                raise DrillError(
+                    f"drain of {node} incomplete after {self.p.wait_timeout:g}s: evictions of {names} refused"
+                )
+            self.sleep(EVICTION_RETRY_SECONDS)
+
+    def drain_at_once(
+        self, nodes: list[str], servers: set[str], simulated: bool
+    ) -> tuple[list[str], list[dict[str, Any]]]:
+        """Drain several nodes at once. The app's servers on every node go first, back to back; a node whose
+        server is refused keeps the rest of its pods, as a drain stopped by the disruption budget does.
+
+        The budget must judge the second server eviction while the first side is still down, as it is on real
+        nodes, where a replacement takes seconds to start. A simulated kubelet makes a replacement Ready within
+        milliseconds, often before the next request arrives, so on simulated nodes the other nodes are held
+        (cordoned) while the servers' evictions are sent and given back right after."""
+        held: list[str] = []
+        try:
+            if simulated:
+                self.hold_other_nodes(nodes, held)
+            pods = {node: self.pods_on(node) for node in nodes}
+            evicted, refusals = self.evict_each([p for n in nodes for p in pods[n] if pod_ref(p) in servers])
+        finally:
+            self.uncordon(held)
+        refused = {r["pod"] for r in refusals}
+        for node in nodes:
+            if any(pod_ref(p) in refused for p in pods[node]):
+                continue
+            more, more_refusals = self.evict_each([p for p in pods[node] if pod_ref(p) not in servers])
+            evicted += more
+            refusals += more_refusals
+        return evicted, refusals
+
+    def command(self, option: str, template: str, node: str) -> None:
+        line = template.replace("{node}", shlex.quote(node))
+        rc, out, err = self.run_command(line)
+        if rc != 0:
+            detail = (err or out).strip().splitlines()[-1:] or ["no output"]
+            raise DrillError(f"{option} `{line}` failed with exit code {rc}: {detail[0]}")
+
+    def exec_in_container(self, pod: dict[str, Any], container: str) -> None:
+        """Run stop_process_command in the server container; its own exit status does not matter, as the
+        process it stops may take the shell with it."""
+        exec_in_pod(
+            self.resources.api_client,
+            self.p.namespace,
+            pod["metadata"]["name"],
+            list(self.p.stop_process_command),
+            timeout=30,
+            container=container,
+        )
+
+    # -- the step ---------------------------------------------------------------------------------
+    def run(self, check_mode: bool) -> dict[str, Any]:
+        p = self.p
+        deadline = self.clock() + p.wait_timeout
+        before = self.snapshot() if check_mode else self.wait_redundant(deadline)
+        if not before.report["exists"]:
+            raise DrillError(
+                f"app {p.name} not found in namespace {p.namespace}: deploy it first (playbooks/app.yml)"
+            )
+        if not before.report["redundant"]:
+            raise DrillError(
+                f"app {p.name} is not redundant before step {p.step}, so no recovery can be measured: "
+                + "; ".join(before.report["reasons"])
+            )
+        topology = before.report["topology"]
+        side = self.resolve_side(before.report if self.p.side in ("a", "b") else self.snapshot(True).report)
+        target = choose_target(before.pods, topology, side, p.member)
+        node_name = target["spec"]["nodeName"]
+        simulated = is_simulated(self.node(node_name))
+        workload, target_side, _member = slot(target)
+        result: dict[str, Any] = {
+            "changed": False,
+            "step": p.step,
+            "app": p.name,
+            "namespace": p.namespace,
+            "topology": topology,
+            "simulated_kubelet": simulated,
+            "target": {
+                "pod": target["metadata"]["name"],
+                "node": node_name,
+                "side": target_side,
+                "workload": workload,
+            },
+        }
+        skipped = self.not_exercised(topology, simulated, target)
+        if skipped:
+            return {
+                **result,
+                "exercised": False,
+                "reason": skipped,
+                "summary": f"{p.step}: not exercised - {skipped}",
+            }
+        if check_mode:
+            return {
+                **result,
+                "changed": True,
+                "exercised": False,
+                "summary": f"{p.step}: would disrupt {target['metadata']['name']} on {node_name}",
+            }
+        result.update(changed=True, exercised=True)
+        return self.disrupt_and_judge(result, before, target, deadline)
+
+    def resolve_side(self, state: dict[str, Any]) -> str:
+        if self.p.side in ("a", "b") or state["topology"] != "pair":
+            return self.p.side
+        active = state.get("active_side")
+        if active is None:
+            raise DrillError(
+                f"side={self.p.side}: the active side of {self.p.name} is unknown (no active_probe, or no side or "
+                "both sides claim it): give side a or b"
+            )
+        return active if self.p.side == "active" else {"a": "b", "b": "a"}[active]
+
+    def not_exercised(self, topology: str, simulated: bool, target: dict[str, Any]) -> str:
+        if self.p.step == "stop_process" and simulated:
+            return (
+                f"{target['spec']['nodeName']} has a simulated kubelet (kwok): no container process runs there to "
+                "stop, and no liveness probe runs to restart it"
+            )
+        if self.p.step == "drain_all_servers" and topology == "single":
+            return "a single instance has one server and no PodDisruptionBudget: there is no second side to protect"
+        return ""
+
+    def disrupt_and_judge(
+        self, result: dict[str, Any], before: Snapshot, target: dict[str, Any], deadline: float
+    ) -> dict[str, Any]:
+        p = self.p
+        node_name = target["spec"]["nodeName"]
+        container = slot(target)[0] or ""
+        claims_before = self.claims_of(target)
+        restarts_before = restart_state(target, container)[0]
+        timeline: dict[str, float | None] = {}
+        refusals: list[dict[str, Any]] = []
+        evicted: list[str] = []
+        cordoned: list[str] = []
+        lost = False
+        try:
+            if p.step == "delete_pod":
+                timeline["deleted"] = self.delete_pod(target)
+                started, source = timeline["deleted"], f"deletion of pod {target['metadata']['name']}"
+            elif p.step == "drain":
+                cordoned = self.cordon_all([node_name])
+                timeline["cordoned"] = started = self.cordon_time(node_name)
+                source = f"cordon of {node_name}"
+                evicted, refusals = self.drain(node_name, deadline)
+            elif p.step == "drain_all_servers":
+                nodes = list(
+                    dict.fromkeys([node_name] + [s["spec"]["nodeName"] for s in server_pods(before.pods)])
+                )
+                cordoned = self.cordon_all(nodes)
+                timeline["cordoned"] = started = self.cordon_time(node_name)
+                source = f"cordon of {', '.join(nodes)}"
+                evicted, refusals = self.drain_at_once(
+                    nodes, {pod_ref(s) for s in server_pods(before.pods)}, result["simulated_kubelet"]
+                )
+                # The drain was refused: give the nodes back, as an operator would, and let the evicted side return.
+                self.uncordon(cordoned)
+                cordoned = []
+            elif p.step == "lose_node":
+                self.command("lose_node_command", p.lose_node_command or "", node_name)
+                lost = True
+                started, source = None, f"last heartbeat of {node_name}"
+            else:  # stop_process
+                self.exec_in_container(target, container)
+                started, source = None, f"end of container {container} in {target['metadata']['name']}"
+            replaced = p.step in REPLACING_STEPS or (
+                p.step == "drain_all_servers"
+                and any(e.endswith("/" + target["metadata"]["name"]) for e in evicted)
+            )
+            after, final = self.wait_recovered(
+                target, replaced, restarts_before, container, deadline, timeline
+            )
+            if p.step == "lose_node":
+                started = timeline.get("last_heartbeat")
+            if p.step == "stop_process" and after is not None:
+                started = timeline["container_ended"] = restart_state(after, container)[1]
+            claims_after = self.claims_of(after) if after is not None else {}
+        finally:
+            if cordoned and p.uncordon:
+                self.uncordon(cordoned)
+            if lost and p.restore_node_command:
+                result["node_restored"] = self.restore(node_name)
+        end = recovered_at(final.pods) if after is not None else None
+        checks = step_checks(
+            p.step, target, after, claims_before, claims_after, refusals, restarts_before, container
+        )
+        seconds = seconds_between(started, end)
+        result.update(
+            after={"pod": after["metadata"]["name"], "node": after["spec"]["nodeName"]} if after else None,
+            started_at=format_time(started),
+            start_source=source,
+            recovered_at=format_time(end),
+            recovery_seconds=seconds,
+            timeline={k: format_time(v) for k, v in timeline.items()},
+            evicted=evicted,
+            refusals=refusals,
+            claims=claims_before,
+            checks=checks,
+            reasons=final.report["reasons"],
+        )
+        problems = failed_checks(checks)
+        if after is None:
+            why = final.report["reasons"] + waiting_in_slot(target, final.pods)
+            problems.append(
+                f"not redundant again within {p.wait_timeout:g}s: "
+                + ("; ".join(why) or "no server pod in its place")
+            )
+        moved = f" {node_name} -> {after['spec']['nodeName']}," if after is not None else ""
+        result["summary"] = (
+            f"{p.step}: {target['metadata']['name']}{moved} redundant again {seconds:g} s after the {source}"
+            if seconds is not None and not problems
+            else f"{p.step}: FAILED - " + "; ".join(problems)
+        )
+        if problems:
+            raise DrillFailed(f"drill step {p.step} on {p.name} failed: " + "; ".join(problems), result)
+        return result
+
+    def cordon_all(self, nodes: list[str]) -> list[str]:
+        done = []
+        for node in nodes:
+            if self.node(node).get("spec", {}).get("unschedulable"):
+                self.uncordon(done)
+                raise DrillError(
+                    f"node {node} is already cordoned: uncordon it first, the drill restores only what it changed"
+                )
+            self.cordon(node, True)
+            done.append(node)
+        return done
+
+    def hold_other_nodes(self, nodes: list[str], held: list[str]) -> None:
+        """Cordon every schedulable node not in `nodes`, adding each to `held` as soon as it is cordoned (so a
+        failure halfway still gives back the ones already taken)."""
+        for node in self.resources.list("v1", "Node"):
+            name = node["metadata"]["name"]
+            if name not in nodes and not node.get("spec", {}).get("unschedulable"):
+                self.cordon(name, True)
+                held.append(name)
+
+    def uncordon(self, nodes: list[str]) -> None:
+        for node in nodes:
+            self.cordon(node, False)
+
+    def cordon_time(self, node: str) -> float | None:
+        return cordoned_at(self.node(node))
+
+    def wait_recovered(
+        self,
+        target: dict[str, Any],
+        replaced: bool,
+        restarts_before: int,
+        container: str,
+        deadline: float,
+        timeline: dict[str, float | None],
+    ) -> tuple[dict[str, Any] | None, Snapshot]:
+        """Poll until the app is redundant, every pod Ready, with one in the target's place; (that pod, last snapshot),
+        or (None, last snapshot) at the deadline. Records the lost node's detection on the way."""
+        node_name = target["spec"]["nodeName"]
+        while True:
+            snap = self.snapshot()
+            if self.p.step == "lose_node":
+                self.observe_lost_node(node_name, target, timeline)
+            after = replacement(target, snap.pods, replaced)
+            if after is not None and self.p.step == "stop_process":
+                after = after if restart_state(after, container)[0] > restarts_before else None
+            # Every live pod Ready too, or the recovery time cannot be read (a companion still starting).
+            if after is not None and snap.report["redundant"] and recovered_at(snap.pods) is not None:
+                return after, snap
+            if self.clock() > deadline:
+                return None, snap
+            self.sleep(POLL_SECONDS)
+
+    def observe_lost_node(
+        self, node_name: str, target: dict[str, Any], timeline: dict[str, float | None]
+    ) -> None:
+        if "node_not_ready" not in timeline:
+            ready, changed = node_ready_changed(self.node(node_name))
+            if not ready:
+                timeline["node_not_ready"] = changed
+                lease = self.resources.get("coordination.k8s.io/v1", "Lease", node_name, "kube-node-lease")
+                timeline["last_heartbeat"] = last_heartbeat(lease)
+        if "evicted" not in timeline:
+            old = self.resources.get("v1", "Pod", target["metadata"]["name"], self.p.namespace)
+            started = deletion_started(old) if old else None
+            if started is not None:
+                timeline["evicted"] = started
+
+    def restore(self, node_name: str) -> bool:
+        """Run restore_node_command and wait until the node is Ready and untainted again."""
+        self.command("restore_node_command", self.p.restore_node_command or "", node_name)
+        deadline = self.clock() + self.p.wait_timeout
+        while self.clock() <= deadline:
+            node = self.node(node_name)
+            taints = {t.get("key") for t in node.get("spec", {}).get("taints") or []}
+            if node_ready_changed(node)[0] and not taints & set(LOST_NODE_TAINTS):
+                return True
+            self.sleep(POLL_SECONDS)
+        raise DrillError(
+            f"node {node_name} not Ready again {self.p.wait_timeout:g}s after restore_node_command"
+        )
+
+
+def run_step(
+    resources: Resources, params: DrillParams, run_command: RunCommand, check_mode: bool
+) -> dict[str, Any]:
+    return Drill(resources, params, run_command).run(check_mode)

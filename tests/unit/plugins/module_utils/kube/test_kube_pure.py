@@ -1,0 +1,150 @@
+"""Pure parts of the Kubernetes access layer: settings resolution, rollout maths, messages, masking."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.redundant.kube.plugins.module_utils.kube.client import (
+    ConnectionSettings,
+    KubeError,
+    api_client_from_settings,
+    connection_argument_spec,
+    settings_from_params,
+)
+from ansible_collections.redundant.kube.plugins.module_utils.kube.diff import masked, object_diff
+from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
+    checksum_annotation_key,
+    content_digest,
+)
+from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import (
+    label_selector,
+    pod_problems,
+    rollout_progress,
+)
+
+
+def test_options_win_over_awx_environment():
+    env = {
+        "K8S_AUTH_KUBECONFIG": "/env/kubeconfig",
+        "K8S_AUTH_CONTEXT": "env-ctx",
+        "K8S_AUTH_VERIFY_SSL": "no",
+    }
+    settings = settings_from_params({"context": "mine"}, env)
+    assert settings.kubeconfig == "/env/kubeconfig"
+    assert settings.context == "mine"
+    assert settings.validate_certs is False
+
+
+def test_bad_boolean_in_environment_names_the_option():
+    with pytest.raises(KubeError, match="validate_certs='maybe' is not a boolean"):
+        settings_from_params({}, {"K8S_AUTH_VERIFY_SSL": "maybe"})
+
+
+def test_connection_spec_hides_secrets():
+    spec = connection_argument_spec()
+    assert spec["api_key"]["no_log"] is True
+    assert spec["password"]["no_log"] is True
+    assert spec["kubeconfig"]["type"] == "path"
+    assert "no_log" not in spec["context"]
+
+
+def test_no_connection_at_all_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(KubeError) as err:
+        api_client_from_settings(ConnectionSettings(), environ={})
+    assert "no Kubernetes connection" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_kubeconfig_file_names_it(tmp_path):
+    with pytest.raises(KubeError, match=r"kubeconfig .*nope does not exist"):
+        api_client_from_settings(ConnectionSettings(kubeconfig=str(tmp_path / "nope")), environ={})
+
+
+def test_deployment_rollout_progress():
+    dep = {
+        "kind": "Deployment",
+        "metadata": {"generation": 3},
+        "spec": {"replicas": 2},
+        "status": {"observedGeneration": 3, "readyReplicas": 2, "updatedReplicas": 1, "replicas": 3},
+    }
+    assert rollout_progress(dep) == (False, "2/2 ready, 1/2 updated, 3 in total")
+    dep["status"].update(updatedReplicas=2, replicas=2)
+    assert rollout_progress(dep)[0] is True
+    dep["metadata"]["generation"] = 4
+    assert rollout_progress(dep) == (False, "the controller has not seen the new spec yet")
+
+
+def test_statefulset_waits_for_revision():
+    sts = {
+        "kind": "StatefulSet",
+        "metadata": {"generation": 1},
+        "spec": {"replicas": 1},
+        "status": {
+            "observedGeneration": 1,
+            "readyReplicas": 1,
+            "updatedReplicas": 1,
+            "replicas": 1,
+            "currentRevision": "a",
+            "updateRevision": "b",
+        },
+    }
+    assert rollout_progress(sts)[0] is False
+    sts["status"]["currentRevision"] = "b"
+    assert rollout_progress(sts)[0] is True
+
+
+def test_label_selector_string():
+    sel = {
+        "matchLabels": {"b": "2", "a": "1"},
+        "matchExpressions": [{"key": "side", "operator": "In", "values": ["a", "b"]}],
+    }
+    assert label_selector(sel) == "a=1,b=2,side in (a,b)"
+
+
+def test_pending_pod_reports_scheduler_message():
+    pod = {
+        "metadata": {"name": "srv-a-0"},
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules.",
+                }
+            ],
+        },
+    }
+    assert pod_problems(pod) == (
+        "pod srv-a-0 is Pending: 0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules."
+    )
+
+
+def test_secret_values_are_masked_in_diffs():
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "resourceVersion": "7"},
+        "data": {"keystore.jceks": "c2VjcmV0"},
+    }
+    shown = masked(secret)
+    assert "c2VjcmV0" not in str(shown)
+    assert shown["data"]["keystore.jceks"].startswith("<masked sha256:")
+    assert secret["data"]["keystore.jceks"] == "c2VjcmV0"  # the input is not modified
+    diff = object_diff(None, secret)
+    assert diff["before"] == {}
+    assert "resourceVersion" not in diff["after"]["metadata"]
+
+
+def test_digest_ignores_metadata_and_key_is_valid_annotation():
+    a = {"kind": "ConfigMap", "metadata": {"name": "x", "labels": {"a": "b"}}, "data": {"k": "v"}}
+    b = {"kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"k": "v"}}
+    assert content_digest(a) == content_digest(b)
+    assert content_digest(a) != content_digest({"data": {"k": "w"}})
+    key = checksum_annotation_key("ConfigMap", "n" * 100)
+    prefix, name = key.split("/")
+    assert prefix == "checksum.redundant.kube"
+    assert len(name) <= 63
+    assert key == checksum_annotation_key("ConfigMap", "n" * 100)
