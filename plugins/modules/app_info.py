@@ -16,16 +16,8 @@ description:
   - Tells which side is active with the O(redundant.kube.app#module:active_probe) recorded by the app module
     (a label or annotation the application sets, an exec command, or an HTTP GET).
   - Read-only; safe in check mode.
-options:
-  name:
-    description: Application name (O(redundant.kube.app#module:name)).
-    type: str
-    required: true
-  namespace:
-    description: Namespace of the application.
-    type: str
-    default: default
 extends_documentation_fragment:
+  - redundant.kube.app_target
   - redundant.kube.connection
 attributes:
   check_mode:
@@ -112,17 +104,16 @@ active_pods:
   elements: str
 """
 
-from ansible_collections.redundant.kube.plugins.module_utils.app.runtime import call_probe, report
+from ansible_collections.redundant.kube.plugins.module_utils.app.report import call_probe, report
 from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module import (
     kube_module,
     run_kube_module,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.kube.args_common import APP_TARGET_SPEC
 
 
 def main():
-    module = kube_module(
-        {"name": {"type": "str", "required": True}, "namespace": {"type": "str", "default": "default"}}
-    )
+    module = kube_module(APP_TARGET_SPEC)
     params = module.params
 
     def body(resources):

@@ -37,14 +37,6 @@ description:
     Lease's last C(renewTime) (last heartbeat), or the container's C(lastState.terminated.finishedAt); the end
     from the newest C(Ready) transition among the app's pods. Their resolution is one second.
 options:
-  name:
-    description: Application name (O(redundant.kube.app#module:name)).
-    type: str
-    required: true
-  namespace:
-    description: Namespace of the application.
-    type: str
-    default: default
   step:
     description: The disruption to run.
     type: str
@@ -87,6 +79,7 @@ options:
     elements: str
     default: [/bin/sh, -c, kill 1]
 extends_documentation_fragment:
+  - redundant.kube.app_target
   - redundant.kube.connection
 attributes:
   check_mode:
@@ -230,14 +223,17 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module
     kube_module,
     run_kube_module,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.kube.args_common import (
+    APP_TARGET_SPEC,
+    WAIT_TIMEOUT_SPEC,
+)
 
 ARGUMENT_SPEC = {
-    "name": {"type": "str", "required": True},
-    "namespace": {"type": "str", "default": "default"},
+    **APP_TARGET_SPEC,
     "step": {"type": "str", "required": True, "choices": list(STEPS)},
     "side": {"type": "str", "choices": ["a", "b", "active", "passive"], "default": "a"},
     "member": {"type": "int", "default": 0},
-    "wait_timeout": {"type": "int", "default": 300},
+    **WAIT_TIMEOUT_SPEC,
     "uncordon": {"type": "bool", "default": True},
     "lose_node_command": {"type": "str"},
     "restore_node_command": {"type": "str"},

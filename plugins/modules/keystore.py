@@ -250,9 +250,7 @@ backup:
   sample: mp-demo-keystore-backup-3f9a0c12de
 """
 
-import base64
-import os
-import tempfile
+from typing import Any
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
@@ -261,25 +259,19 @@ from ansible_collections.redundant.kube.plugins.module_utils.keystore import (
     CRYPTOGRAPHY_IMPORT_ERROR,
     DEFAULT_FILE_NAMES,
     HAS_CRYPTOGRAPHY,
-    Keystore,
     KeystoreError,
-    KeystoreInputError,
 )
-from ansible_collections.redundant.kube.plugins.module_utils.keystore.manage import (
-    check_store_password,
-    key_passwords,
-    reconcile,
-    wanted_entries,
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.runtime import (
+    FileTarget,
+    SecretTarget,
+    Target,
+    reconcile_keystore,
 )
-from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module import kube_module
-from ansible_collections.redundant.kube.plugins.module_utils.kube.client import (
-    KubeError,
-    api_client_from_params,
+from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module import (
+    kube_module,
+    run_kube_module,
 )
-from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import content_digest
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
-
-MANAGED_BY = {"app.kubernetes.io/managed-by": "redundant.kube"}
 
 ENTRY_OPTIONS = {
     "alias": {"type": "str", "required": True},
@@ -306,210 +298,7 @@ ARGUMENT_SPEC = {
 }
 
 
-class SecretTarget:
-    """The keystore as one data key of a Secret (plus, optionally, the store password)."""
-
-    def __init__(self, resources, namespace, name, file_name, password_key, check_mode):
-        self.resources = resources
-        self.namespace, self.name = namespace, name
-        self.file_name, self.password_key = file_name, password_key
-        self.check_mode = check_mode
-        self.before = None
-
-    def where(self):
-        return f"Secret {self.namespace}/{self.name} ({self.file_name})"
-
-    def read(self):
-        """(keystore bytes or None, store password from the Secret or None)."""
-        self.before = self.resources.get("v1", "Secret", self.name, self.namespace)
-        data = (self.before or {}).get("data") or {}
-        keystore = base64.b64decode(data[self.file_name]) if data.get(self.file_name) else None
-        password = None
-        if self.password_key and data.get(self.password_key):
-            password = base64.b64decode(data[self.password_key]).decode("utf-8")
-        return keystore, password
-
-    def exists(self):
-        return self.before is not None
-
-    def password_outdated(self, store_password):
-        if not self.password_key:
-            return False
-        data = (self.before or {}).get("data") or {}
-        return data.get(self.password_key) != _b64(store_password.encode("utf-8"))
-
-    def write(self, keystore, store_password):
-        data = {self.file_name: _b64(keystore)}
-        if self.password_key:
-            data[self.password_key] = _b64(store_password.encode("utf-8"))
-        manifest = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": self.name, "namespace": self.namespace, "labels": dict(MANAGED_BY)},
-            "data": data,
-        }
-        if self.before is None:
-            manifest["type"] = "Opaque"
-        self.resources.apply(manifest, dry_run=self.check_mode)
-
-    def backup(self):
-        """Copy the Secret's current data into <name>-backup-<digest>; the same content, the same name."""
-        if self.before is None:
-            return None
-        name = f"{self.name}-backup-{content_digest(self.before)[:10]}"
-        manifest = {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": name,
-                "namespace": self.namespace,
-                "labels": {**MANAGED_BY, "redundant.kube/backup-of": self.name},
-            },
-            "type": self.before.get("type") or "Opaque",
-            "data": dict(self.before.get("data") or {}),
-        }
-        self.resources.apply(manifest, dry_run=self.check_mode)
-        return name
-
-    def delete(self):
-        return self.resources.delete("v1", "Secret", self.name, self.namespace, dry_run=self.check_mode)
-
-    def result(self):
-        return {"secret": {"namespace": self.namespace, "name": self.name}, "file_name": self.file_name}
-
-
-class FileTarget:
-    """The keystore as a file on the host the module runs on."""
-
-    def __init__(self, module, path):
-        self.module, self.path = module, path
-
-    def where(self):
-        return f"keystore file {self.path}"
-
-    def read(self):
-        if not os.path.exists(self.path):
-            return None, None
-        with open(self.path, "rb") as handle:
-            return handle.read(), None
-
-    def exists(self):
-        return os.path.exists(self.path)
-
-    def password_outdated(self, store_password):
-        return False
-
-    def write(self, keystore, store_password):
-        if self.module.check_mode:
-            return
-        directory = os.path.dirname(os.path.abspath(self.path))
-        if not os.path.isdir(directory):
-            raise OSError(f"directory {directory} does not exist")
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".keystore-")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(keystore)
-            self.module.atomic_move(tmp, self.path)
-            os.chmod(self.path, 0o600)  # atomic_move applies default permissions to a new file
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-
-    def backup(self):
-        if self.module.check_mode or not os.path.exists(self.path):
-            return None
-        return self.module.backup_local(self.path)
-
-    def delete(self):
-        if not os.path.exists(self.path):
-            return False
-        if not self.module.check_mode:
-            os.unlink(self.path)
-        return True
-
-    def result(self):
-        # Not "dest": AnsibleModule would add the file's stat (size, mode, ...) to the result.
-        return {"keystore_path": self.path}
-
-
-def _b64(data):
-    return base64.b64encode(data).decode("ascii")
-
-
-def _diff_view(store):
-    """Aliases with non-secret facts only, for --diff."""
-    view = {}
-    for entry in store or ():
-        facts = {"type": entry.kind}
-        info = entry.describe()
-        for key in ("sha256_fingerprint", "subject", "created"):
-            if key in info:
-                facts[key] = info[key]
-        view[entry.alias] = facts
-    return {"entries": view}
-
-
-def _read_file(path):
-    with open(path, "rb") as handle:
-        return handle.read()
-
-
-def run(module, target):
-    p = module.params
-    result = {"changed": False, "type": p["type"], **target.result()}
-    current, stored_password = target.read()
-
-    if p["state"] == "absent":
-        if not target.exists():
-            return result
-        if p["backup"]:
-            made = target.backup()
-            if made:
-                result["backup"] = made
-        result["changed"] = bool(target.delete())
-        result["entries"] = []
-        return result
-
-    store_password = p["store_password"] or stored_password
-    if not store_password:
-        raise KeystoreInputError(
-            "store_password is required"
-            + (
-                f" (the Secret holds no {p['store_password_key']!r} to read it from)"
-                if p.get("store_password_key")
-                else ""
-            )
-        )
-    check_store_password(store_password)
-    wanted = wanted_entries(p["entries"], p["type"], store_password, _read_file)
-    existing = Keystore.load(current, store_password, store_type=p["type"]) if current is not None else None
-    before_view = _diff_view(existing)
-    outcome = reconcile(existing, p["type"], wanted, force_regenerate=p["force_regenerate"])
-    password_outdated = target.password_outdated(store_password)
-    result["entries"] = outcome.report()
-    result["changed"] = outcome.changed or password_outdated or current is None
-    if module._diff:
-        result["diff"] = {
-            "before": before_view if current is not None else {},
-            "after": _diff_view(outcome.keystore),
-        }
-    if not result["changed"]:
-        return result
-    data = (
-        outcome.keystore.dump(store_password, key_passwords(wanted))
-        if outcome.changed or current is None
-        else current
-    )
-    if p["backup"] and current is not None and outcome.destructive:
-        made = target.backup()
-        if made:
-            result["backup"] = made
-    target.write(data, store_password)
-    return result
-
-
-def main():
+def main() -> None:
     module = kube_module(
         ARGUMENT_SPEC,
         mutually_exclusive=[("name", "dest"), ("dest", "store_password_key")],
@@ -522,24 +311,17 @@ def main():
         )
     p = module.params
     file_name = p["file_name"] or DEFAULT_FILE_NAMES[p["type"]]
-    target = None
-    try:
-        if p["dest"]:
-            target = FileTarget(module, p["dest"])
+
+    def body(resources: Resources | None) -> dict[str, Any]:
+        if resources is None:
+            target: Target = FileTarget(p["dest"], module.check_mode, module.atomic_move, module.backup_local)
         else:
-            resources = Resources(api_client_from_params(p))
             target = SecretTarget(
                 resources, p["namespace"], p["name"], file_name, p["store_password_key"], module.check_mode
             )
-        result = run(module, target)
-    except KeystoreError as exc:
-        where = f"{target.where()}: " if target else ""
-        module.fail_json(msg=f"{where}{exc}; nothing was changed")
-    except KubeError as exc:
-        module.fail_json(msg=str(exc))
-    except OSError as exc:
-        module.fail_json(msg=f"{target.where() if target else 'keystore'}: {exc}")
-    module.exit_json(**result)
+        return reconcile_keystore(p, target, module._diff)
+
+    run_kube_module(module, body, connect=not p["dest"], errors=(KeystoreError,))
 
 
 if __name__ == "__main__":

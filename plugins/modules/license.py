@@ -256,6 +256,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module
     kube_module,
     run_kube_module,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.kube.args_common import WAIT_TIMEOUT_SPEC
 from ansible_collections.redundant.kube.plugins.module_utils.license.rules import (
     METHODS,
     ORDERS,
@@ -292,7 +293,7 @@ ARGUMENT_SPEC = {
     "restart": {"type": "str", "choices": ["rolling", "none"], "default": "rolling"},
     "restart_method": {"type": "str", "choices": list(METHODS), "default": "template"},
     "order": {"type": "str", "choices": list(ORDERS), "default": "passive_first"},
-    "wait_timeout": {"type": "int", "default": 300},
+    **WAIT_TIMEOUT_SPEC,
     "rollback": {"type": "bool", "default": False},
     "validate": {
         "type": "dict",

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The argument_spec of redundant.kube.app, shared by the module and the model's tests.
 
 One definition of every option, type and default: the module hands it to AnsibleModule, the unit
@@ -7,6 +9,11 @@ tests run the same spec through Ansible's ArgumentSpecValidator, so both see ide
 from __future__ import annotations
 
 from typing import Any
+
+from ansible_collections.redundant.kube.plugins.module_utils.kube.args_common import (
+    APP_TARGET_SPEC,
+    WAIT_TIMEOUT_SPEC,
+)
 
 TOPOLOGIES = ("pair", "single", "cluster")
 ACCESS_MODES = ("ReadWriteOnce", "ReadWriteOncePod", "ReadWriteMany", "ReadOnlyMany")
@@ -150,8 +157,7 @@ _EXTERNAL_MOUNT = {
 # Options whose names look secret but hold only names of objects ("no_log": False tells Ansible so);
 # no option of this module carries a secret value itself.
 APP_ARGUMENT_SPEC: dict[str, Any] = {
-    "name": {"type": "str", "required": True},
-    "namespace": {"type": "str", "default": "default"},
+    **APP_TARGET_SPEC,
     "state": {"type": "str", "choices": ["present", "absent", "rendered"], "default": "present"},
     "dest": {"type": "path"},
     "topology": {"type": "str", "choices": list(TOPOLOGIES)},
@@ -268,7 +274,7 @@ APP_ARGUMENT_SPEC: dict[str, Any] = {
     "member_id_env": {"type": "str", "default": "MEMBER_ID"},
     "side_env": {"type": "str", "default": "REDUNDANT_KUBE_SIDE"},
     "wait": {"type": "bool", "default": True},
-    "wait_timeout": {"type": "int", "default": 300},
+    **WAIT_TIMEOUT_SPEC,
     "delete_volumes": {"type": "bool", "default": False},
 }
 

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Manifests as YAML text: byte-stable output for state=rendered, diffs and golden files."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Where an app's pods landed, and whether that placement keeps the promises of its topology. Pure.
 
 Input is what the API server returns (pods and nodes as dicts); the labels are the ones render.py puts

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """AppSpec -> Kubernetes manifests. Pure: no I/O, same input gives the same objects in the same order.
 
 Topologies:

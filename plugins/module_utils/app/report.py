@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """An app's live state as app_info reports it: workloads, pods, claims, redundancy, the active side.
 
 Read through kube/ only. The app, license and drill runtimes all judge an app by this one report, so

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What redundant.kube.app does against a cluster: render to files, deploy, remove.
 
 The pure parts (spec, rendering, placement, redundancy, growth planning) live beside this file; reading

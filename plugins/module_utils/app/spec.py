@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Validate the parameters of redundant.kube.app and normalise them into frozen dataclasses.
 
 Input is the parameter dict as Ansible hands it to a module (defaults filled in by the argument_spec in

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Is a deployed app really redundant? A report from its live objects, with one reason per broken promise. Pure."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Cluster topology rules for the k3s, kubeadm, vip, datastore and storage roles.
 
 Pure functions: inventory groups, role variables and read-only facts go in; a list of problems (one

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What redundant.kube.drill does against a cluster: one disruption, then wait until the app is redundant
 again and judge the result.
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.redundant.kube.plugins.module_utils.app.report import call_probe, report
@@ -42,6 +44,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.resources impo
     NotFoundError,
     Resources,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import WaitTimeout, poll
 
 POLL_SECONDS = 0.5
 EVICTION_RETRY_SECONDS = 2.0
@@ -78,71 +81,45 @@ class DrillFailed(Exception):
 
 
 @dataclass
+class Disruption:
+    """What a step did: when its effect started (read from the cluster, None until known), in whose words,
+    and what it took that must be given back."""
+
+    started: float | None = None
+    source: str = ""
+    evicted: list[str] = field(default_factory=list)
+    refusals: list[dict[str, Any]] = field(default_factory=list)
+    cordoned: list[str] = field(default_factory=list)
+    lost: bool = False
+    timeline: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
 class Snapshot:
     report: dict[str, Any]
     pods: list[dict[str, Any]]
 
 
-class Drill:
-    """One step of the drill against one app."""
+class NodeDrain:
+    """Taking nodes out of service and giving them back, as `kubectl cordon/drain/uncordon` do: cordon,
+    evictions through the Eviction API (so disruption budgets judge them), refusals retried until the
+    deadline."""
 
     def __init__(
         self,
         resources: Resources,
-        params: DrillParams,
-        run_command: RunCommand,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        poll: Callable[[Callable[[], tuple[bool, Any]], float, float], Any],
+        wait_timeout: float,
     ) -> None:
         self.resources = resources
-        self.p = params
-        self.run_command = run_command
-        self.sleep = sleep
-        self.clock = clock
-
-    # -- reading ---------------------------------------------------------------------------------
-    def snapshot(self, active_side: bool = False) -> Snapshot:
-        """The app_info report and the app's pods. Exec/HTTP active probes are only asked when the active
-        side is wanted: they cost a round trip per server pod."""
-        probe = call_probe(self.resources.api_client, self.p.namespace) if active_side else None
-        state = report(self.resources, self.p.name, self.p.namespace, probe)
-        pods = self.resources.list("v1", "Pod", self.p.namespace, label_selector=app_selector(self.p.name))
-        return Snapshot(state, pods)
-
-    def claims_of(self, pod: dict[str, Any]) -> dict[str, dict[str, str | None]]:
-        claims, volumes = {}, {}
-        for name in claim_names(pod):
-            claim = self.resources.get("v1", "PersistentVolumeClaim", name, self.p.namespace)
-            if claim is None:
-                continue
-            claims[name] = claim
-            volume_name = claim.get("spec", {}).get("volumeName")
-            if volume_name:
-                volumes[volume_name] = self.resources.get("v1", "PersistentVolume", volume_name) or {}
-        return claim_identity(pod, claims, volumes)
+        self.poll = poll
+        self.wait_timeout = wait_timeout
 
     def node(self, name: str) -> dict[str, Any]:
         node = self.resources.get("v1", "Node", name)
         if node is None:
             raise DrillError(f"node {name} does not exist any more")
         return node
-
-    def wait_redundant(self, deadline: float) -> Snapshot:
-        while True:
-            snap = self.snapshot()
-            if not snap.report["exists"]:
-                raise DrillError(
-                    f"app {self.p.name} not found in namespace {self.p.namespace}: deploy it first (playbooks/app.yml)"
-                )
-            if snap.report["redundant"] or self.clock() > deadline:
-                return snap
-            self.sleep(POLL_SECONDS)
-
-    # -- disrupting ------------------------------------------------------------------------------
-    def delete_pod(self, pod: dict[str, Any]) -> float | None:
-        path = self.resources.resource_type("v1", "Pod").path(pod["metadata"]["name"], self.p.namespace)
-        deleted = self.resources.request("DELETE", path, what=f"deleting pod {pod['metadata']['name']}")
-        return deletion_started(deleted)
 
     def cordon(self, node: str, unschedulable: bool) -> dict[str, Any]:
         return self.resources.merge_patch(
@@ -193,19 +170,21 @@ class Drill:
         deadline, each refusal is reported once."""
         evicted: list[str] = []
         refusals: dict[str, dict[str, Any]] = {}
-        while True:
+
+        def evict_all() -> tuple[bool, list[dict[str, Any]]]:
             done, refused_now = self.evict_each(self.pods_on(node))
-            evicted += done
+            evicted.extend(done)
             for refusal in refused_now:
                 refusals.setdefault(refusal["pod"], refusal)
-            if not refused_now:
-                return evicted, list(refusals.values())
-            if self.clock() > deadline:
-                names = ", ".join(r["pod"] for r in refused_now)
-                raise DrillError(
-                    f"drain of {node} incomplete after {self.p.wait_timeout:g}s: evictions of {names} refused"
-                )
-            self.sleep(EVICTION_RETRY_SECONDS)
+            return not refused_now, refused_now
+
+        refused_last = self.poll(evict_all, deadline, EVICTION_RETRY_SECONDS)
+        if refused_last:
+            names = ", ".join(r["pod"] for r in refused_last)
+            raise DrillError(
+                f"drain of {node} incomplete after {self.wait_timeout:g}s: evictions of {names} refused"
+            )
+        return evicted, list(refusals.values())
 
     def drain_at_once(
         self, nodes: list[str], servers: set[str], simulated: bool
@@ -233,6 +212,102 @@ class Drill:
             evicted += more
             refusals += more_refusals
         return evicted, refusals
+
+    def cordon_all(self, nodes: list[str]) -> list[str]:
+        done = []
+        for node in nodes:
+            if self.node(node).get("spec", {}).get("unschedulable"):
+                self.uncordon(done)
+                raise DrillError(
+                    f"node {node} is already cordoned: uncordon it first, the drill restores only what it changed"
+                )
+            self.cordon(node, True)
+            done.append(node)
+        return done
+
+    def hold_other_nodes(self, nodes: list[str], held: list[str]) -> None:
+        """Cordon every schedulable node not in `nodes`, adding each to `held` as soon as it is cordoned (so a
+        failure halfway still gives back the ones already taken)."""
+        for node in self.resources.list("v1", "Node"):
+            name = node["metadata"]["name"]
+            if name not in nodes and not node.get("spec", {}).get("unschedulable"):
+                self.cordon(name, True)
+                held.append(name)
+
+    def uncordon(self, nodes: list[str]) -> None:
+        for node in nodes:
+            self.cordon(node, False)
+
+    def cordon_time(self, node: str) -> float | None:
+        return cordoned_at(self.node(node))
+
+
+class Drill:
+    """One step of the drill against one app."""
+
+    def __init__(
+        self,
+        resources: Resources,
+        params: DrillParams,
+        run_command: RunCommand,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.resources = resources
+        self.p = params
+        self.run_command = run_command
+        self.sleep = sleep
+        self.clock = clock
+        self.nodes = NodeDrain(resources, self.poll, params.wait_timeout)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def snapshot(self, active_side: bool = False) -> Snapshot:
+        """The app_info report and the app's pods. Exec/HTTP active probes are only asked when the active
+        side is wanted: they cost a round trip per server pod."""
+        probe = call_probe(self.resources.api_client, self.p.namespace) if active_side else None
+        state = report(self.resources, self.p.name, self.p.namespace, probe)
+        pods = self.resources.list("v1", "Pod", self.p.namespace, label_selector=app_selector(self.p.name))
+        return Snapshot(state, pods)
+
+    def claims_of(self, pod: dict[str, Any]) -> dict[str, dict[str, str | None]]:
+        claims, volumes = {}, {}
+        for name in claim_names(pod):
+            claim = self.resources.get("v1", "PersistentVolumeClaim", name, self.p.namespace)
+            if claim is None:
+                continue
+            claims[name] = claim
+            volume_name = claim.get("spec", {}).get("volumeName")
+            if volume_name:
+                volumes[volume_name] = self.resources.get("v1", "PersistentVolume", volume_name) or {}
+        return claim_identity(pod, claims, volumes)
+
+    def poll(
+        self, check: Callable[[], tuple[bool, Any]], deadline: float, interval: float = POLL_SECONDS
+    ) -> Any:
+        """kube/waiter.poll on the drill's clock; the last value when the deadline passes (the caller judges)."""
+        try:
+            return poll(check, deadline, str, interval=interval, sleep=self.sleep, clock=self.clock)
+        except WaitTimeout as timeout:
+            return timeout.last
+
+    def wait_redundant(self, deadline: float) -> Snapshot:
+        """The app's snapshot once it is redundant, or at the deadline (the step then refuses to run)."""
+
+        def check() -> tuple[bool, Snapshot]:
+            snap = self.snapshot()
+            if not snap.report["exists"]:
+                raise DrillError(
+                    f"app {self.p.name} not found in namespace {self.p.namespace}: deploy it first (playbooks/app.yml)"
+                )
+            return snap.report["redundant"], snap
+
+        return self.poll(check, deadline)
+
+    # -- disrupting ------------------------------------------------------------------------------
+    def delete_pod(self, pod: dict[str, Any]) -> float | None:
+        path = self.resources.resource_type("v1", "Pod").path(pod["metadata"]["name"], self.p.namespace)
+        deleted = self.resources.request("DELETE", path, what=f"deleting pod {pod['metadata']['name']}")
+        return deletion_started(deleted)
 
     def command(self, option: str, template: str, node: str) -> None:
         line = template.replace("{node}", shlex.quote(node))
@@ -271,7 +346,7 @@ class Drill:
         side = self.resolve_side(before.report if self.p.side in ("a", "b") else self.snapshot(True).report)
         target = choose_target(before.pods, topology, side, p.member)
         node_name = target["spec"]["nodeName"]
-        simulated = is_simulated(self.node(node_name))
+        simulated = is_simulated(self.nodes.node(node_name))
         workload, target_side, _member = slot(target)
         result: dict[str, Any] = {
             "changed": False,
@@ -329,76 +404,102 @@ class Drill:
     def disrupt_and_judge(
         self, result: dict[str, Any], before: Snapshot, target: dict[str, Any], deadline: float
     ) -> dict[str, Any]:
-        p = self.p
-        node_name = target["spec"]["nodeName"]
+        """Disrupt, wait for the recovery, give back what the step took (nodes), judge."""
         container = slot(target)[0] or ""
         claims_before = self.claims_of(target)
         restarts_before = restart_state(target, container)[0]
-        timeline: dict[str, float | None] = {}
-        refusals: list[dict[str, Any]] = []
-        evicted: list[str] = []
-        cordoned: list[str] = []
-        lost = False
+        done = Disruption()
         try:
-            if p.step == "delete_pod":
-                timeline["deleted"] = self.delete_pod(target)
-                started, source = timeline["deleted"], f"deletion of pod {target['metadata']['name']}"
-            elif p.step == "drain":
-                cordoned = self.cordon_all([node_name])
-                timeline["cordoned"] = started = self.cordon_time(node_name)
-                source = f"cordon of {node_name}"
-                evicted, refusals = self.drain(node_name, deadline)
-            elif p.step == "drain_all_servers":
-                nodes = list(
-                    dict.fromkeys([node_name] + [s["spec"]["nodeName"] for s in server_pods(before.pods)])
-                )
-                cordoned = self.cordon_all(nodes)
-                timeline["cordoned"] = started = self.cordon_time(node_name)
-                source = f"cordon of {', '.join(nodes)}"
-                evicted, refusals = self.drain_at_once(
-                    nodes, {pod_ref(s) for s in server_pods(before.pods)}, result["simulated_kubelet"]
-                )
-                # The drain was refused: give the nodes back, as an operator would, and let the evicted side return.
-                self.uncordon(cordoned)
-                cordoned = []
-            elif p.step == "lose_node":
-                self.command("lose_node_command", p.lose_node_command or "", node_name)
-                lost = True
-                started, source = None, f"last heartbeat of {node_name}"
-            else:  # stop_process
-                self.exec_in_container(target, container)
-                started, source = None, f"end of container {container} in {target['metadata']['name']}"
-            replaced = p.step in REPLACING_STEPS or (
-                p.step == "drain_all_servers"
-                and any(e.endswith("/" + target["metadata"]["name"]) for e in evicted)
+            self.disrupt(done, target, before, container, deadline, result["simulated_kubelet"])
+            replaced = self.p.step in REPLACING_STEPS or (
+                self.p.step == "drain_all_servers"
+                and any(e.endswith("/" + target["metadata"]["name"]) for e in done.evicted)
             )
             after, final = self.wait_recovered(
-                target, replaced, restarts_before, container, deadline, timeline
+                target, replaced, restarts_before, container, deadline, done.timeline
             )
-            if p.step == "lose_node":
-                started = timeline.get("last_heartbeat")
-            if p.step == "stop_process" and after is not None:
-                started = timeline["container_ended"] = restart_state(after, container)[1]
+            if self.p.step == "lose_node":
+                done.started = done.timeline.get("last_heartbeat")
+            if self.p.step == "stop_process" and after is not None:
+                done.started = done.timeline["container_ended"] = restart_state(after, container)[1]
             claims_after = self.claims_of(after) if after is not None else {}
         finally:
-            if cordoned and p.uncordon:
-                self.uncordon(cordoned)
-            if lost and p.restore_node_command:
-                result["node_restored"] = self.restore(node_name)
-        end = recovered_at(final.pods) if after is not None else None
+            self.give_back(done, target["spec"]["nodeName"], result)
         checks = step_checks(
-            p.step, target, after, claims_before, claims_after, refusals, restarts_before, container
+            self.p.step, target, after, claims_before, claims_after, done.refusals, restarts_before, container
         )
-        seconds = seconds_between(started, end)
+        return self.judge(result, target, after, final, done, claims_before, checks)
+
+    def disrupt(
+        self,
+        done: Disruption,
+        target: dict[str, Any],
+        before: Snapshot,
+        container: str,
+        deadline: float,
+        simulated: bool,
+    ) -> None:
+        """Run the step, recording in `done` as it goes what it changed (so a failure halfway still gives
+        the nodes back) and where its start time will come from."""
+        p, node_name = self.p, target["spec"]["nodeName"]
+        if p.step == "delete_pod":
+            done.timeline["deleted"] = done.started = self.delete_pod(target)
+            done.source = f"deletion of pod {target['metadata']['name']}"
+        elif p.step == "drain":
+            done.cordoned = self.nodes.cordon_all([node_name])
+            done.timeline["cordoned"] = done.started = self.nodes.cordon_time(node_name)
+            done.source = f"cordon of {node_name}"
+            done.evicted, done.refusals = self.nodes.drain(node_name, deadline)
+        elif p.step == "drain_all_servers":
+            servers = server_pods(before.pods)
+            nodes = list(dict.fromkeys([node_name] + [s["spec"]["nodeName"] for s in servers]))
+            done.cordoned = self.nodes.cordon_all(nodes)
+            done.timeline["cordoned"] = done.started = self.nodes.cordon_time(node_name)
+            done.source = f"cordon of {', '.join(nodes)}"
+            done.evicted, done.refusals = self.nodes.drain_at_once(
+                nodes, {pod_ref(s) for s in servers}, simulated
+            )
+            # The drain was refused: give the nodes back, as an operator would, and let the evicted side return.
+            self.nodes.uncordon(done.cordoned)
+            done.cordoned = []
+        elif p.step == "lose_node":
+            self.command("lose_node_command", p.lose_node_command or "", node_name)
+            done.lost = True
+            done.source = f"last heartbeat of {node_name}"
+        else:  # stop_process
+            self.exec_in_container(target, container)
+            done.source = f"end of container {container} in {target['metadata']['name']}"
+
+    def give_back(self, done: Disruption, node_name: str, result: dict[str, Any]) -> None:
+        if done.cordoned and self.p.uncordon:
+            self.nodes.uncordon(done.cordoned)
+        if done.lost and self.p.restore_node_command:
+            result["node_restored"] = self.restore(node_name)
+
+    def judge(
+        self,
+        result: dict[str, Any],
+        target: dict[str, Any],
+        after: dict[str, Any] | None,
+        final: Snapshot,
+        done: Disruption,
+        claims_before: dict[str, Any],
+        checks: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """The step's report; DrillFailed carrying it when a check failed or the app did not recover."""
+        p = self.p
+        node_name = target["spec"]["nodeName"]
+        end = recovered_at(final.pods) if after is not None else None
+        seconds = seconds_between(done.started, end)
         result.update(
             after={"pod": after["metadata"]["name"], "node": after["spec"]["nodeName"]} if after else None,
-            started_at=format_time(started),
-            start_source=source,
+            started_at=format_time(done.started),
+            start_source=done.source,
             recovered_at=format_time(end),
             recovery_seconds=seconds,
-            timeline={k: format_time(v) for k, v in timeline.items()},
-            evicted=evicted,
-            refusals=refusals,
+            timeline={k: format_time(v) for k, v in done.timeline.items()},
+            evicted=done.evicted,
+            refusals=done.refusals,
             claims=claims_before,
             checks=checks,
             reasons=final.report["reasons"],
@@ -412,41 +513,13 @@ class Drill:
             )
         moved = f" {node_name} -> {after['spec']['nodeName']}," if after is not None else ""
         result["summary"] = (
-            f"{p.step}: {target['metadata']['name']}{moved} redundant again {seconds:g} s after the {source}"
+            f"{p.step}: {target['metadata']['name']}{moved} redundant again {seconds:g} s after the {done.source}"
             if seconds is not None and not problems
             else f"{p.step}: FAILED - " + "; ".join(problems)
         )
         if problems:
             raise DrillFailed(f"drill step {p.step} on {p.name} failed: " + "; ".join(problems), result)
         return result
-
-    def cordon_all(self, nodes: list[str]) -> list[str]:
-        done = []
-        for node in nodes:
-            if self.node(node).get("spec", {}).get("unschedulable"):
-                self.uncordon(done)
-                raise DrillError(
-                    f"node {node} is already cordoned: uncordon it first, the drill restores only what it changed"
-                )
-            self.cordon(node, True)
-            done.append(node)
-        return done
-
-    def hold_other_nodes(self, nodes: list[str], held: list[str]) -> None:
-        """Cordon every schedulable node not in `nodes`, adding each to `held` as soon as it is cordoned (so a
-        failure halfway still gives back the ones already taken)."""
-        for node in self.resources.list("v1", "Node"):
-            name = node["metadata"]["name"]
-            if name not in nodes and not node.get("spec", {}).get("unschedulable"):
-                self.cordon(name, True)
-                held.append(name)
-
-    def uncordon(self, nodes: list[str]) -> None:
-        for node in nodes:
-            self.cordon(node, False)
-
-    def cordon_time(self, node: str) -> float | None:
-        return cordoned_at(self.node(node))
 
     def wait_recovered(
         self,
@@ -460,7 +533,8 @@ class Drill:
         """Poll until the app is redundant, every pod Ready, with one in the target's place; (that pod, last snapshot),
         or (None, last snapshot) at the deadline. Records the lost node's detection on the way."""
         node_name = target["spec"]["nodeName"]
-        while True:
+
+        def check() -> tuple[bool, tuple[dict[str, Any] | None, Snapshot]]:
             snap = self.snapshot()
             if self.p.step == "lose_node":
                 self.observe_lost_node(node_name, target, timeline)
@@ -468,17 +542,16 @@ class Drill:
             if after is not None and self.p.step == "stop_process":
                 after = after if restart_state(after, container)[0] > restarts_before else None
             # Every live pod Ready too, or the recovery time cannot be read (a companion still starting).
-            if after is not None and snap.report["redundant"] and recovered_at(snap.pods) is not None:
-                return after, snap
-            if self.clock() > deadline:
-                return None, snap
-            self.sleep(POLL_SECONDS)
+            done = after is not None and snap.report["redundant"] and recovered_at(snap.pods) is not None
+            return done, (after if done else None, snap)
+
+        return self.poll(check, deadline)
 
     def observe_lost_node(
         self, node_name: str, target: dict[str, Any], timeline: dict[str, float | None]
     ) -> None:
         if "node_not_ready" not in timeline:
-            ready, changed = node_ready_changed(self.node(node_name))
+            ready, changed = node_ready_changed(self.nodes.node(node_name))
             if not ready:
                 timeline["node_not_ready"] = changed
                 lease = self.resources.get("coordination.k8s.io/v1", "Lease", node_name, "kube-node-lease")
@@ -492,16 +565,18 @@ class Drill:
     def restore(self, node_name: str) -> bool:
         """Run restore_node_command and wait until the node is Ready and untainted again."""
         self.command("restore_node_command", self.p.restore_node_command or "", node_name)
-        deadline = self.clock() + self.p.wait_timeout
-        while self.clock() <= deadline:
-            node = self.node(node_name)
+
+        def back() -> tuple[bool, bool]:
+            node = self.nodes.node(node_name)
             taints = {t.get("key") for t in node.get("spec", {}).get("taints") or []}
-            if node_ready_changed(node)[0] and not taints & set(LOST_NODE_TAINTS):
-                return True
-            self.sleep(POLL_SECONDS)
-        raise DrillError(
-            f"node {node_name} not Ready again {self.p.wait_timeout:g}s after restore_node_command"
-        )
+            ready = node_ready_changed(node)[0] and not taints & set(LOST_NODE_TAINTS)
+            return ready, ready
+
+        if not self.poll(back, self.clock() + self.p.wait_timeout):
+            raise DrillError(
+                f"node {node_name} not Ready again {self.p.wait_timeout:g}s after restore_node_command"
+            )
+        return True
 
 
 def run_step(

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The failover drill: what to disrupt, what the disruption must change, and how long recovery took. Pure.
 
 Inputs are objects as the API server returns them (plain dicts); runtime.py does the reading and

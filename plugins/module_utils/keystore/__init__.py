@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Java keystores (JCEKS and PKCS12) in pure Python: the standard library plus `cryptography`.
 
 from ansible_collections.redundant.kube.plugins.module_utils.keystore import Keystore, SecretKeyEntry

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small ASN.1 DER encoder and BER/DER decoder, enough for PKCS#12, PKCS#8 and PBE parameters.
 
 Encoding always produces DER. Decoding accepts the BER forms other tools put into PKCS#12 files

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Errors of the keystore codec. Messages are one line, name the alias or option at fault, and never
 contain key material or passwords."""
 

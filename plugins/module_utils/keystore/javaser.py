@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Just enough of Java Object Serialization (the `java.io.ObjectOutputStream` stream protocol) for
 JCEKS: a reader for the objects a JCEKS file holds (sealed objects, SecretKeySpec, KeyRep) and a
 writer for the ones we produce. Nothing here runs Java code or instantiates classes by name: the

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """JCEKS, the format of `com.sun.crypto.provider.JceKeyStore`.
 
     int   magic 0xCECECECE, int version (2), int count

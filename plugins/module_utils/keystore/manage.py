@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the keystore module decides, without Ansible or Kubernetes: validate the requested entries, then
 turn (existing keystore, request) into (new keystore, one action per alias). Pure apart from the key
 generator, which tests replace.

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Keystore entries, independent of the file format.
 
 Aliases are kept in lower case, as Java's JCEKS and PKCS12 keystores look them up; two aliases that

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Password-based encryption used by Java keystores.
 
 - Sun's proprietary PBEWithMD5AndTripleDES (JCEKS key sealing).

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """PKCS#12 (RFC 7292) the way Java's `sun.security.pkcs12.PKCS12KeyStore` reads and writes it.
 
 What we write, as JDK 17's keytool does:

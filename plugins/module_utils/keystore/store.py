@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """`Keystore`: an ordered set of entries plus the file type, loaded from and dumped to bytes."""
 
 from __future__ import annotations

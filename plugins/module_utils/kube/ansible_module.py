@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Ansible side of the collection's Kubernetes modules: connection options, one-line failures."""
 
 from __future__ import annotations
@@ -23,11 +25,17 @@ def kube_module(argument_spec: dict[str, Any], **kwargs: Any) -> AnsibleModule:
     return AnsibleModule(argument_spec=spec, **kwargs)
 
 
-def run_kube_module(module: AnsibleModule, body: Callable[[Resources], dict[str, Any]]) -> None:
-    """Connect, run body, exit with its result; any KubeError becomes one fail_json line."""
+def run_kube_module(
+    module: AnsibleModule,
+    body: Callable[[Resources | None], dict[str, Any]],
+    connect: bool = True,
+    errors: tuple[type[Exception], ...] = (),
+) -> None:
+    """Connect (unless the module works without a cluster this time), run body, exit with its result;
+    a KubeError, or one of the capability's own `errors`, becomes one fail_json line."""
     try:
-        resources = Resources(api_client_from_params(module.params))
+        resources = Resources(api_client_from_params(module.params)) if connect else None
         result = body(resources)
-    except KubeError as exc:
+    except (KubeError, *errors) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)

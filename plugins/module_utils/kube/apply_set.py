@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Apply a set of objects as one unit: validate all with server dry-run, then apply what changed, and undo
 this run's writes if the server rejects any of them.
 

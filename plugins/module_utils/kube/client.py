@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """One Kubernetes API client per set of connection settings.
 
 Settings come from module options, else from the `K8S_AUTH_*` environment variables that AWX's

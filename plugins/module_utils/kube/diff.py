@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Before/after views of objects for `--diff`, with server bookkeeping removed and Secret data masked."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What a cluster's nodes say about themselves, and which expected nodes are missing or not Ready."""
 
 from __future__ import annotations

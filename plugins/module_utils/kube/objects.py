@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The vocabulary every capability shares about Kubernetes objects. Pure, apart from `exec_in_pod`.
 
 - the labels and annotations the app module puts on what it renders, which app_info, license and drill

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reading and writing Kubernetes objects as plain dicts: server-side apply, dry-run, delete, list.
 
 Raw REST calls through the ApiClient rather than the dynamic client: the dynamic client discovers every

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Grow PersistentVolumeClaims offline: scale their workloads to 0, grow, wait for the storage, scale back.
 
 The procedure of the IRIS seed for storage (e.g. Longhorn) that cannot expand an attached volume.

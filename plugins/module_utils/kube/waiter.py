@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Waiting: the one poll loop every wait of the collection uses, and waiting for workloads and pods to
 become Ready, saying why when they do not."""
 
@@ -16,7 +18,12 @@ T = TypeVar("T")
 
 
 class WaitTimeout(KubeError):
-    """The deadline of a wait passed; str() says what was awaited and what was still missing."""
+    """The deadline of a wait passed; str() says what was awaited and what was still missing, `last` is
+    the last value the check returned (for waits whose caller judges what it got so far)."""
+
+    def __init__(self, message: str, last: Any = None) -> None:
+        super().__init__(message)
+        self.last = last
 
 
 def poll(
@@ -40,7 +47,7 @@ def poll(
             return value
         remaining = deadline - clock()
         if remaining <= 0:
-            raise WaitTimeout(timeout_message(value))
+            raise WaitTimeout(timeout_message(value), value)
         sleep(min(delay, remaining))
         delay = min(delay * 2, interval)
 

@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """License content, validation and rollout order for redundant.kube.license. Pure: no I/O.
 
 The license lives under one key of a ConfigMap or Secret. Its consumers are restarted through the same

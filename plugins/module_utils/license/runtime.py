@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """What redundant.kube.license does against a cluster: store the license, then restart the workloads that
 use it one at a time, passive side first, waiting for Ready before the next.
 
@@ -17,7 +19,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.app.status import (
     active_by_metadata,
     app_topology,
 )
-from ansible_collections.redundant.kube.plugins.module_utils.kube.apply_set import apply_set
+from ansible_collections.redundant.kube.plugins.module_utils.kube.apply_set import Change, apply_set
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import KubeError
 from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
     WORKLOAD_KINDS,
@@ -305,7 +307,8 @@ def plan_restarts(
 def push_license(
     resources: Resources, req: LicenseRequest, check_mode: bool, want_diff: bool
 ) -> dict[str, Any]:
-    annotation_key = checksum_annotation_key(req.kind, req.name)
+    """Store the license, then restart its consumers in order; RolloutError carrying the result when a
+    restart fails (after rolling that side back when asked)."""
     namespace_exists = resources.get("v1", "Namespace", req.namespace) is not None
     scope = find_scope(resources, req, namespace_exists)
     what = f"app {req.app}" if req.app else f"selector {req.selector}"
@@ -319,14 +322,34 @@ def push_license(
         manifests.insert(0, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": req.namespace}})
     # Dry-run first: the server's answer gives the new digest, and nothing is written before every check passed.
     planned = apply_set(resources, manifests, check_mode=True).changes[-1]
-    before, after = planned.before, planned.after
-    previous_digest = content_digest(before) if before is not None else None
-    digest = content_digest(after or {})
-    content_changed = digest != previous_digest
+    previous_digest = content_digest(planned.before) if planned.before is not None else None
+    digest = content_digest(planned.after or {})
+    plan, active, warnings = plan_restarts(
+        resources, req, scope, planned.before, digest, digest != previous_digest
+    )
+    result = _push_result(req, scope, planned, previous_digest, digest, plan, active, warnings, want_diff)
+    summary = _summary(req, scope, plan, what, check_mode)
+    if check_mode:
+        return {**result, "msg": summary}
+    digest = content_digest(apply_set(resources, manifests).changes[-1].after or {})
+    restart_in_order(resources, req, scope, plan, planned, digest, result)
+    return {**result, "msg": summary}
 
-    plan, active, warnings = plan_restarts(resources, req, scope, before, digest, content_changed)
+
+def _push_result(
+    req: LicenseRequest,
+    scope: Scope,
+    planned: Change,
+    previous_digest: str | None,
+    digest: str,
+    plan: list[Consumer],
+    active: str | None,
+    warnings: list[str],
+    want_diff: bool,
+) -> dict[str, Any]:
+    """The module's result before any restart: what is stored, who uses it, what will restart."""
     result: dict[str, Any] = {
-        "changed": content_changed or bool(plan),
+        "changed": digest != previous_digest or bool(plan),
         "license": {
             "kind": req.kind,
             "name": req.name,
@@ -334,9 +357,9 @@ def push_license(
             "key": req.key,
             "action": planned.action,
             "previous_digest": previous_digest,
-            **_license_facts(req, after),
+            **_license_facts(req, planned.after),
         },
-        "annotation": annotation_key,
+        "annotation": checksum_annotation_key(req.kind, req.name),
         "consumers": [consumer(w).summary() for w in scope.consumers],
         "active_side": active,
         "restart_plan": [{**c.summary(), "method": req.method} for c in plan],
@@ -347,38 +370,40 @@ def push_license(
         result["diff"] = {
             "before_header": f"{req.ref} {req.key}",
             "after_header": f"{req.ref} {req.key}",
-            "before": _license_facts(req, before) if before is not None else {},
-            "after": _license_facts(req, after),
+            "before": _license_facts(req, planned.before) if planned.before is not None else {},
+            "after": _license_facts(req, planned.after),
         }
-    if not scope.consumers:
-        summary = f"no workload of {what} uses {req.ref} yet: nothing restarted"
-    elif req.restart == "none":
-        summary = f"restart: none: {len(scope.consumers)} consumer(s) not restarted"
-    else:
-        summary = f"{len(plan)} of {len(scope.consumers)} consumer(s) " + (
-            "to restart" if check_mode else "restarted"
-        )
-    if check_mode:
-        return {**result, "msg": summary}
+    return result
 
-    digest = content_digest(apply_set(resources, manifests).changes[-1].after or {})
+
+def _summary(req: LicenseRequest, scope: Scope, plan: list[Consumer], what: str, check_mode: bool) -> str:
+    if not scope.consumers:
+        return f"no workload of {what} uses {req.ref} yet: nothing restarted"
+    if req.restart == "none":
+        return f"restart: none: {len(scope.consumers)} consumer(s) not restarted"
+    return f"{len(plan)} of {len(scope.consumers)} consumer(s) " + (
+        "to restart" if check_mode else "restarted"
+    )
+
+
+def restart_in_order(
+    resources: Resources,
+    req: LicenseRequest,
+    scope: Scope,
+    plan: list[Consumer],
+    planned: Change,
+    digest: str,
+    result: dict[str, Any],
+) -> None:
+    """Restart each consumer in plan order, adding it to result["restarted"]. Before the first workload of
+    a side, the other side must be Ready (so one side always serves); a consumer that does not become
+    Ready stops the push (and rolls its side back with req.rollback): RolloutError."""
+    annotation_key = checksum_annotation_key(req.kind, req.name)
     restarts: list[tuple[Consumer, str | None]] = []
     side: object = ()  # no side started yet
     for c in plan:
         if c.side != side and c.side is not None:
-            others = other_sides(
-                [_get(resources, req.namespace, consumer(w)) for w in scope.workloads], c.side
-            )
-            try:
-                wait_for_ready(resources, others, req.timeout)
-            except KubeError as exc:
-                result["not_restarted"] = [x.label for x in plan[plan.index(c) :]]
-                raise RolloutError(
-                    f"{req.ref} {planned.action}, then stopped before side {c.side.upper()}: restarting it would "
-                    f"leave no side up, the other side is not Ready ({exc}); not restarted: "
-                    + ", ".join(result["not_restarted"]),
-                    result,
-                ) from None
+            _wait_for_other_sides(resources, req, scope, plan, c, planned.action, result)
         side = c.side
         workload = _get(resources, req.namespace, c)
         previous_annotation = template_annotation(workload, annotation_key)
@@ -394,10 +419,31 @@ def push_license(
             result["not_restarted"] = untouched
             if req.rollback:
                 same_side = [r for r in restarts if r[0].side == c.side] + [(c, previous_annotation)]
-                outcome = roll_back(resources, req, before, same_side)
+                outcome = roll_back(resources, req, planned.before, same_side)
                 result["rollback"] = outcome
                 message += f"; {outcome}"
             raise RolloutError(message, result) from None
         restarts.append((c, previous_annotation))
         result["restarted"].append({**c.summary(), "method": req.method})
-    return {**result, "msg": summary}
+
+
+def _wait_for_other_sides(
+    resources: Resources,
+    req: LicenseRequest,
+    scope: Scope,
+    plan: list[Consumer],
+    c: Consumer,
+    action: str,
+    result: dict[str, Any],
+) -> None:
+    others = other_sides([_get(resources, req.namespace, consumer(w)) for w in scope.workloads], c.side)
+    try:
+        wait_for_ready(resources, others, req.timeout)
+    except KubeError as exc:
+        result["not_restarted"] = [x.label for x in plan[plan.index(c) :]]
+        raise RolloutError(
+            f"{req.ref} {action}, then stopped before side {c.side.upper()}: restarting it would "
+            f"leave no side up, the other side is not Ready ({exc}); not restarted: "
+            + ", ".join(result["not_restarted"]),
+            result,
+        ) from None

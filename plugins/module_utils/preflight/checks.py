@@ -1,3 +1,5 @@
+# Copyright: redundant.kube contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Node preflight checks: what a node has, compared with what Kubernetes and storage need.
 
 Pure functions decide; a few small readers collect the facts from a file system root (``/`` on a
