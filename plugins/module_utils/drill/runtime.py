@@ -3,7 +3,8 @@
 """What redundant.kube.drill does against a cluster: one disruption, then wait until the app is redundant
 again and judge the result.
 
-The judging and the timestamps are pure (steps.py); redundancy is the app_info report (app/report.py), so the drill and app_info can never disagree on what "redundant" means.
+The judging and the timestamps are pure (steps.py); redundancy is the app_info report (app/report.py),
+so the drill and app_info can never disagree on what "redundant" means.
 """
 
 from __future__ import annotations
