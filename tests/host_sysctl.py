@@ -3,7 +3,7 @@
 `save FILE` records every writable parameter under /proc/sys.
 
 `restore FILE` (the molecule runner, after its last scenario) writes back the parameters that the test
-hosts are known to change (RESTORED) and reports any other difference without touching it. Privileged
+hosts are known to change (KERNEL_DEFAULTS, FORWARDING) and reports any other difference without touching it. Privileged
 containers share the global parameters with the host: systemd-sysctl in the test hosts, the
 core_pattern role, the kubelet of the kubeadm scenario; and podman's bridge networks turn on
 forwarding in the host's own network namespace.
@@ -18,6 +18,8 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import shutil
+import subprocess
 import sys
 
 ROOT = "/proc/sys"
@@ -29,7 +31,7 @@ ROOT = "/proc/sys"
 #   vm.panic_on_oom, kernel.panic, kernel.panic_on_oops, kernel.keys.root_max*);
 # - the CNI bridge plugin behind podman's networks turns on IPv4 forwarding in the host's namespace,
 #   which sets every interface's forwarding flag with it.
-RESTORED = (
+KERNEL_DEFAULTS = (
     "kernel/core_pattern",
     "kernel/core_pipe_limit",
     "kernel/core_uses_pid",
@@ -45,10 +47,9 @@ RESTORED = (
     "kernel/panic_on_oops",
     "kernel/keys/root_maxkeys",
     "kernel/keys/root_maxbytes",
-    "net/ipv4/ip_forward",
-    "net/ipv4/conf/*/forwarding",
-    "net/ipv6/conf/*/forwarding",
 )
+# Forwarding is what podman's bridge networks need while any container runs on them: put back only when none does.
+FORWARDING = ("net/ipv4/ip_forward", "net/ipv4/conf/*/forwarding", "net/ipv6/conf/*/forwarding")
 # Counters and per-read values that change by themselves; never compared.
 VOLATILE = {"kernel/ns_last_pid", "kernel/random/uuid", "kernel/random/boot_id", "fs/binfmt_misc"}
 # Directories with one subdirectory per network interface.
@@ -77,8 +78,12 @@ def sysctl_name(rel: str) -> str:
     return rel.replace("/", ".")
 
 
+def matches(rel: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(rel, pattern) for pattern in patterns)
+
+
 def is_restored(rel: str) -> bool:
-    return any(fnmatch.fnmatchcase(rel, pattern) for pattern in RESTORED)
+    return matches(rel, KERNEL_DEFAULTS + FORWARDING)
 
 
 def restore_order(rel: str) -> tuple[int, str]:
@@ -102,8 +107,20 @@ def interfaces(values: dict[str, str]) -> set[str]:
     return found - {"all", "default"}
 
 
-def restore(saved: dict[str, str], root: str = ROOT) -> int:
+def running_containers() -> list[str]:
+    """Names of the podman containers running on this machine (none when podman is not installed)."""
+    if not shutil.which("podman"):
+        return []
+    listed = subprocess.run(
+        ["podman", "ps", "--format", "{{.Names}}"], capture_output=True, text=True, check=False
+    )
+    return listed.stdout.split()
+
+
+def restore(saved: dict[str, str], root: str = ROOT, containers: list[str] | None = None) -> int:
     changed = changed_parameters(saved, writable_parameters(root))
+    if containers is None and any(matches(rel, FORWARDING) for rel in changed):
+        containers = running_containers()
     failures = 0
     for rel in sorted(changed, key=restore_order):
         value, now = changed[rel]
@@ -111,6 +128,12 @@ def restore(saved: dict[str, str], root: str = ROOT) -> int:
         if not is_restored(rel):
             print(
                 f"host sysctl {key} changed during the tests ({value.strip()!r} -> {now.strip()!r}), left alone"
+            )
+            continue
+        if containers and matches(rel, FORWARDING):
+            # Another job's containers still use a bridge network: turning forwarding off would cut them off.
+            print(
+                f"host sysctl {key} left at {now.strip()!r}: containers still run ({', '.join(containers)})"
             )
             continue
         try:

@@ -74,7 +74,7 @@ def test_restore_writes_back_known_parameters_and_leaves_others(tmp_path, capsys
     write(str(tmp_path), "net/ipv4/conf/eth0/forwarding", "1\n")
     write(str(tmp_path), "kernel/shmmax", "200\n")
 
-    assert host_sysctl.restore(saved, str(tmp_path)) == 0
+    assert host_sysctl.restore(saved, str(tmp_path), containers=[]) == 0
 
     after = host_sysctl.writable_parameters(str(tmp_path))
     assert after["kernel/panic"] == "1\n"
@@ -82,6 +82,20 @@ def test_restore_writes_back_known_parameters_and_leaves_others(tmp_path, capsys
     assert after["net/ipv4/conf/eth0/forwarding"] == "0\n"
     assert after["kernel/shmmax"] == "200\n"
     assert "kernel.shmmax changed during the tests ('100' -> '200'), left alone" in capsys.readouterr().out
+
+
+def test_restore_leaves_forwarding_on_while_containers_run(tmp_path, capsys):
+    fake_proc_sys(str(tmp_path))
+    saved = host_sysctl.writable_parameters(str(tmp_path))
+    write(str(tmp_path), "kernel/panic", "10\n")
+    write(str(tmp_path), "net/ipv4/ip_forward", "1\n")
+
+    assert host_sysctl.restore(saved, str(tmp_path), containers=["other-job"]) == 0
+
+    after = host_sysctl.writable_parameters(str(tmp_path))
+    assert after["kernel/panic"] == "1\n"
+    assert after["net/ipv4/ip_forward"] == "1\n"
+    assert "net.ipv4.ip_forward left at '1': containers still run (other-job)" in capsys.readouterr().out
 
 
 def test_ip_forward_is_restored_before_the_interface_flags():
