@@ -26,11 +26,12 @@ ROOT = "/proc/sys"
 # What the molecule tier changes on the host, as path patterns under /proc/sys:
 # - systemd-sysctl in the test hosts applies the sysctl.d files of the image and of the packages the
 #   scenarios install (99-protect-links.conf, 50-pid-max.conf, 50-coredump.conf);
+# - systemd, as PID 1 of each test host, raises fs.file-max and fs.nr_open to their maximum;
 # - the core_pattern role sets kernel.core_pattern;
 # - the kubelet of kubeadm_cluster sets what it calls kernel defaults at every start (vm.overcommit_memory,
 #   vm.panic_on_oom, kernel.panic, kernel.panic_on_oops, kernel.keys.root_max*);
 # - the CNI bridge plugin behind podman's networks turns on IPv4 forwarding in the host's namespace,
-#   which sets every interface's forwarding flag with it.
+#   which sets every interface's forwarding flag with it and turns off accept_redirects of "all".
 KERNEL_DEFAULTS = (
     "kernel/core_pattern",
     "kernel/core_pipe_limit",
@@ -41,6 +42,8 @@ KERNEL_DEFAULTS = (
     "fs/protected_regular",
     "fs/protected_fifos",
     "kernel/pid_max",
+    "fs/file-max",
+    "fs/nr_open",
     "vm/overcommit_memory",
     "vm/panic_on_oom",
     "kernel/panic",
@@ -49,7 +52,12 @@ KERNEL_DEFAULTS = (
     "kernel/keys/root_maxbytes",
 )
 # Forwarding is what podman's bridge networks need while any container runs on them: put back only when none does.
-FORWARDING = ("net/ipv4/ip_forward", "net/ipv4/conf/*/forwarding", "net/ipv6/conf/*/forwarding")
+FORWARDING = (
+    "net/ipv4/ip_forward",
+    "net/ipv4/conf/*/forwarding",
+    "net/ipv6/conf/*/forwarding",
+    "net/ipv4/conf/all/accept_redirects",
+)
 # Counters and per-read values that change by themselves; never compared.
 VOLATILE = {"kernel/ns_last_pid", "kernel/random/uuid", "kernel/random/boot_id", "fs/binfmt_misc"}
 # Directories with one subdirectory per network interface.
