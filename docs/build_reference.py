@@ -192,8 +192,12 @@ def role_page(name: str, data: dict[str, Any], render: Renderer) -> str:
 
 
 def guide(kind: str, name: str) -> str:
-    """A link to the hand-written guide of a module or role, when it has one (docs/modules/, docs/roles/)."""
-    return f" ([guide](../{kind}s/{name}.md))" if collection_files(f"docs/{kind}s/{name}.md") else ""
+    """A link to the hand-written guide of a module or role, when it has one (docs/guides/modules/, docs/guides/roles/)."""
+    return (
+        f" ([guide](../guides/{kind}s/{name}.md))"
+        if collection_files(f"docs/guides/{kind}s/{name}.md")
+        else ""
+    )
 
 
 def index_page(modules: dict[str, Any], roles: dict[str, Any]) -> str:

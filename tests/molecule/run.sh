@@ -37,10 +37,11 @@ if [ ${#scenarios[@]} -eq 0 ]; then
   for f in extensions/molecule/*/molecule.yml; do scenarios+=("$(basename "$(dirname "$f")")"); done
 fi
 
-# The privileged test hosts share kernel.core_pattern, fs.protected_* and friends with this machine.
+# The privileged test hosts share kernel.core_pattern, fs.protected_*, the kubelet's kernel defaults and
+# podman's IPv4 forwarding with this machine: restored after the last scenario.
 sysctl_state=$(mktemp)
-python3 tests/molecule/host_sysctl.py save "$sysctl_state"
-trap 'python3 tests/molecule/host_sysctl.py restore "$sysctl_state"; rm -f "$sysctl_state"' EXIT
+python3 tests/host_sysctl.py save "$sysctl_state"
+trap 'python3 tests/host_sysctl.py restore "$sysctl_state"; rm -f "$sysctl_state"' EXIT
 
 failed=0
 for scenario in "${scenarios[@]}"; do

@@ -1,0 +1,106 @@
+"""tests/host_sysctl.py on a directory laid out like /proc/sys."""
+
+from __future__ import annotations
+
+import os
+
+import host_sysctl
+
+
+def write(root, rel, value, mode=0o644):
+    path = os.path.join(root, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    os.chmod(path, mode)
+
+
+def fake_proc_sys(root):
+    write(root, "kernel/panic", "1\n")
+    write(root, "vm/overcommit_memory", "0\n")
+    write(root, "net/ipv4/ip_forward", "0\n")
+    write(root, "net/ipv4/conf/eth0/forwarding", "0\n")
+    write(root, "kernel/shmmax", "100\n")
+    write(root, "kernel/ns_last_pid", "5\n")
+    write(root, "fs/file-nr", "1 0 9\n", mode=0o444)
+
+
+def test_check_passes_when_nothing_changed(tmp_path, capsys):
+    fake_proc_sys(str(tmp_path))
+    saved = host_sysctl.writable_parameters(str(tmp_path))
+    write(str(tmp_path), "kernel/ns_last_pid", "999\n")  # volatile
+
+    assert host_sysctl.check(saved, str(tmp_path)) == 0
+    assert "as at the start of the run" in capsys.readouterr().out
+
+
+def test_check_fails_naming_each_changed_parameter(tmp_path, capsys):
+    fake_proc_sys(str(tmp_path))
+    saved = host_sysctl.writable_parameters(str(tmp_path))
+    write(str(tmp_path), "kernel/panic", "10\n")
+    write(str(tmp_path), "net/ipv4/conf/eth0/forwarding", "1\n")
+
+    assert host_sysctl.check(saved, str(tmp_path)) == 1
+    out = capsys.readouterr().out
+    assert "host sysctl kernel.panic changed by the tests: '1' -> '10'" in out
+    assert "net.ipv4.conf.eth0.forwarding" in out
+    assert "kernel.shmmax" not in out
+
+
+def test_check_names_interfaces_left_behind_without_comparing_them(tmp_path, capsys):
+    fake_proc_sys(str(tmp_path))
+    saved = host_sysctl.writable_parameters(str(tmp_path))
+    write(str(tmp_path), "net/ipv4/conf/cni-podman0/forwarding", "1\n")
+
+    assert host_sysctl.check(saved, str(tmp_path)) == 0
+    assert "interfaces the tests left on the host (not compared): cni-podman0" in capsys.readouterr().out
+
+
+def test_read_only_parameters_are_not_recorded(tmp_path):
+    fake_proc_sys(str(tmp_path))
+
+    saved = host_sysctl.writable_parameters(str(tmp_path))
+
+    assert "fs/file-nr" not in saved
+    assert "kernel/ns_last_pid" not in saved
+    assert saved["kernel/panic"] == "1\n"
+
+
+def test_restore_writes_back_known_parameters_and_leaves_others(tmp_path, capsys):
+    fake_proc_sys(str(tmp_path))
+    saved = host_sysctl.writable_parameters(str(tmp_path))
+    write(str(tmp_path), "kernel/panic", "10\n")
+    write(str(tmp_path), "vm/overcommit_memory", "1\n")
+    write(str(tmp_path), "net/ipv4/conf/eth0/forwarding", "1\n")
+    write(str(tmp_path), "kernel/shmmax", "200\n")
+
+    assert host_sysctl.restore(saved, str(tmp_path), containers=[]) == 0
+
+    after = host_sysctl.writable_parameters(str(tmp_path))
+    assert after["kernel/panic"] == "1\n"
+    assert after["vm/overcommit_memory"] == "0\n"
+    assert after["net/ipv4/conf/eth0/forwarding"] == "0\n"
+    assert after["kernel/shmmax"] == "200\n"
+    assert "kernel.shmmax changed during the tests ('100' -> '200'), left alone" in capsys.readouterr().out
+
+
+def test_restore_leaves_forwarding_on_while_containers_run(tmp_path, capsys):
+    fake_proc_sys(str(tmp_path))
+    saved = host_sysctl.writable_parameters(str(tmp_path))
+    write(str(tmp_path), "kernel/panic", "10\n")
+    write(str(tmp_path), "net/ipv4/ip_forward", "1\n")
+
+    assert host_sysctl.restore(saved, str(tmp_path), containers=["other-job"]) == 0
+
+    after = host_sysctl.writable_parameters(str(tmp_path))
+    assert after["kernel/panic"] == "1\n"
+    assert after["net/ipv4/ip_forward"] == "1\n"
+    assert "net.ipv4.ip_forward left at '1': containers still run (other-job)" in capsys.readouterr().out
+
+
+def test_ip_forward_is_restored_before_the_interface_flags():
+    order = sorted(
+        ["net/ipv4/conf/all/forwarding", "net/ipv4/ip_forward", "kernel/panic"], key=host_sysctl.restore_order
+    )
+
+    assert order[0] == "net/ipv4/ip_forward"
