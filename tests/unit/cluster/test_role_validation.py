@@ -56,6 +56,12 @@ def verdicts(run: PlaybookRun) -> dict[str, str]:
 
 
 K3S = {"k3s_version": "v1.33.5+k3s1"}
+HA_PAIR = {
+    "ha_pair_vip": "10.0.0.100",
+    "ha_pair_cluster_secret": "a",
+    "ha_pair_drbd_secret": "b",
+    "ha_pair_database_password": "c",
+}
 
 
 # (role, groups, role variables, text every host's failure must contain)
@@ -129,6 +135,30 @@ BAD_INPUT = {
             },
         },
         "kubeadm_binary_source is file but kubeadm_binaries.kubelet is {'src': '/srv/airgap/kubelet'}",
+    ),
+    "ha-pair-one-host": (
+        "ha_pair",
+        {"ha_pair": ["n1"], "ha_pair_witness": ["w"]},
+        HA_PAIR,
+        "ha_pair_nodes is ['n1']: name exactly two different inventory hosts",
+    ),
+    "ha-pair-witness-is-a-node": (
+        "ha_pair",
+        {"ha_pair": ["n1", "n2"]},
+        {**HA_PAIR, "ha_pair_witness": "n2"},
+        "ha_pair_witness is n2, which is also in ha_pair_nodes",
+    ),
+    "ha-pair-no-witness-no-fencing": (
+        "ha_pair",
+        {"ha_pair": ["n1", "n2"]},
+        HA_PAIR,
+        "ha_pair_witness is empty and ha_pair_stonith_resources is empty",
+    ),
+    "ha-pair-vip-not-an-address": (
+        "ha_pair",
+        {"ha_pair": ["n1", "n2"], "ha_pair_witness": ["w"]},
+        {**HA_PAIR, "ha_pair_vip": "10.0.0.0/24"},
+        "ha_pair_vip is '10.0.0.0/24': give one free IPv4 address",
     ),
     # The node role that prepares the nodes of these clusters for their cluster DNS.
     "dns-resolver-link-name-too-long": (
