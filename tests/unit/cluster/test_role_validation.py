@@ -213,26 +213,6 @@ def test_k3s_wrong_binary_checksum_fails_on_every_host(tmp_path):
     }
 
 
-def test_datastore_host_outside_the_pair(tmp_path):
-    found = verdicts(
-        run_role(
-            tmp_path,
-            "datastore",
-            {"db": ["d1", "d2", "d3"]},
-            {
-                "datastore_hosts": ["d1", "d2"],
-                "datastore_vip_address": "10.0.0.101",
-                "datastore_password": "x",
-                "datastore_replication_password": "y",
-            },
-        )
-    )
-    assert found == {
-        h: "d3 not in datastore_hosts (d1, d2): add them or leave them out of the play"
-        for h in ("d1", "d2", "d3")
-    }
-
-
 def test_k3s_host_without_a_role(tmp_path):
     found = verdicts(run_role(tmp_path, "k3s", {"k3s_servers": ["s1"], "other": ["x1"]}, K3S))
     assert set(found) == {"s1", "x1"}
