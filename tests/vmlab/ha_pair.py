@@ -15,16 +15,19 @@ leaves exactly one primary; losing the witness moves nothing.
 from __future__ import annotations
 
 import itertools
+import re
 import statistics
 import time
 
+from kine_apiserver import KubeOnKine
 from lab import PREFIX, SUBNET, VIP, Lab
-from run import Pinger, ScenarioFailed, Tier, check
+from run import CACHE, Pinger, ScenarioFailed, Tier, check
 
 PAIR = ["ha1", "ha2"]
 WITNESS = "witness"
 DATA_DISK_MIB = 1024
 ROUNDS = 3
+KINE_OBJECTS = 20
 # Lab-only secrets, made for this lab; the -vvv log of the second converge must not contain them.
 SECRETS = {
     "ha_pair_cluster_secret": "vmlab-cluster-secret-7f3a",
@@ -273,9 +276,10 @@ def scenario_ha_pair(tier: Tier) -> str:
     check(holder in PAIR, f"crm_mon shows the group on no node:\n{status}")
     for name in ("rk-fs", "rk-mariadb", "rk-nfs", "rk-export", "rk-vip"):
         check(
-            f"{name}\t" in status.replace("  ", "\t") or name in status,
-            f"crm_mon does not show {name}:\n{status}",
+            re.search(rf"{name}\s+\(.*\):\s+Started {holder}\b", status) is not None,
+            f"crm_mon does not show {name} started on {holder}:\n{status}",
         )
+    check(f"Promoted: [ {holder} ]" in status, f"crm_mon does not show DRBD promoted on {holder}:\n{status}")
     check(in_sync(tier, PAIR[0]), f"DRBD is not Connected UpToDate/UpToDate: {drbd_state(tier, PAIR[0])}")
     # The client on the witness: the table, the NFS mount, the writer.
     tier.sh(holder, "mariadb kine -e 'CREATE TABLE IF NOT EXISTS acked (id INT PRIMARY KEY) ENGINE=InnoDB'")
@@ -293,7 +297,23 @@ def scenario_ha_pair(tier: Tier) -> str:
         f"cat > /root/writer <<'EOF'\n{WRITER}EOF\nchmod 755 /root/writer"
         f" && sed -i '2i export DB_PASSWORD={SECRETS['ha_pair_database_password']}' /root/writer",
     )
-    rounds = [kill_round(tier, n + 1, 1 + n * 1_000_000) for n in range(ROUNDS)]
+    # K3S's datastore client: kine and the pinned kube-apiserver on MariaDB through the VIP, across round 1.
+    kube = KubeOnKine(
+        lab, CACHE.parent, f"mysql://k3s:{SECRETS['ha_pair_database_password']}@tcp({VIP}:3306)/kine"
+    )
+    kube.start()
+    created = kube.create_config_maps("before-kill", KINE_OBJECTS)
+    rounds = [kill_round(tier, 1, 1)]
+    served = wait_for(
+        "the API server serving through kine after the failover", lambda: kube.config_map_names(), 180
+    )
+    missing = sorted(set(created) - served)
+    check(
+        not missing,
+        f"kine: {len(missing)} of {len(created)} ConfigMaps missing after the failover: {missing[:10]}",
+    )
+    kube.create_config_maps("after-failover", 1)
+    rounds += [kill_round(tier, n + 1, 1 + n * 1_000_000) for n in range(1, ROUNDS)]
     tier.figures["ha_pair_rounds"] = rounds
     db_gaps = [r["db_write_gap_s"] for r in rounds]
     split = split_pair(tier)
@@ -309,5 +329,7 @@ def scenario_ha_pair(tier: Tier) -> str:
         f"{ROUNDS} primary kills, no acknowledged row or file lost "
         f"({sum(r['rows_acked'] for r in rounds)} rows, {sum(r['files_acked'] for r in rounds)} files); "
         f"MariaDB write gap median {statistics.median(db_gaps):.1f}s max {max(db_gaps):.1f}s; "
-        f"rejoin+resync max {max(r['rejoin_and_resync_s'] for r in rounds):.0f}s; {split}; witness loss moved nothing"
+        f"rejoin+resync max {max(r['rejoin_and_resync_s'] for r in rounds):.0f}s; "
+        f"kube-apiserver on kine served all {KINE_OBJECTS} ConfigMaps after the failover; {split}; "
+        "witness loss moved nothing"
     )
