@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab import Lab
+from lab import HOST_IP, Lab
 
 KINE_VERSION = "v0.17.5"
 KINE_PORT = 2379
@@ -74,7 +74,16 @@ class KubeOnKine:
         (self.work / "tokens.csv").write_text(f"{TOKEN},vmlab-admin,vmlab-admin,system:masters\n")
         self.lab._start_service(
             "kine",
-            [str(self.kine), "--endpoint", self.dsn, "--listen-address", f"127.0.0.1:{KINE_PORT}"],
+            # Metrics off: their default :8080 is the lab mirror's port in the namespace.
+            [
+                str(self.kine),
+                "--endpoint",
+                self.dsn,
+                "--listen-address",
+                f"127.0.0.1:{KINE_PORT}",
+                "--metrics-bind-address",
+                "0",
+            ],
         )
         self.lab._start_service(
             "kube-apiserver",
@@ -82,6 +91,8 @@ class KubeOnKine:
                 str(self.apiserver),
                 f"--etcd-servers=http://127.0.0.1:{KINE_PORT}",
                 "--bind-address=127.0.0.1",
+                # The namespace has no default route to derive it from.
+                f"--advertise-address={HOST_IP}",
                 f"--secure-port={API_PORT}",
                 f"--cert-dir={self.work / 'certs'}",
                 f"--token-auth-file={self.work / 'tokens.csv'}",
