@@ -257,18 +257,20 @@ def split_pair(tier: Tier) -> str:
     return f"split: one primary ({holders[0]}) at all {samples} samples"
 
 
-def scenario_ha_pair(tier: Tier) -> str:
-    lab = tier.lab
-    # Bad input first, on the fresh VMs: a missing device fails every host before any change.
+def refuses_a_missing_disk(tier: Tier) -> None:
+    """On the fresh VMs: a disk that does not exist fails every host before any change, naming the variable."""
     bad = tier.playbook("ha_pair", {"ha_pair_drbd_disk": "/dev/vdz"}, expect_failure=True)
-    text = bad.log.read_text()
     check(
-        "ha_pair_drbd_disk of ha1 is /dev/vdz, which does not exist there" in text,
+        "ha_pair_drbd_disk of ha1 is /dev/vdz, which does not exist there" in bad.log.read_text(),
         f"the missing device is not named (see {bad.log})",
     )
     check(not any(bad.recap[h].get("changed") for h in bad.recap), f"the refused run changed {bad.recap}")
+
+
+def converged_status(tier: Tier) -> str:
+    """Converge twice (the second -vvv, unchanged, no secret in it); the group on one node, DRBD in sync."""
     tier.converge("ha_pair", verbose_second=True)
-    verbose_log = max(lab.log_dir.glob("*-ha_pair.log")).read_text()
+    verbose_log = max(tier.lab.log_dir.glob("*-ha_pair.log")).read_text()
     leaked = [name for name, value in SECRETS.items() if value in verbose_log]
     check(not leaked, f"the -vvv converge printed {leaked}")
     status = tier.sh(PAIR[0], "crm_mon --one-shot --inactive", timeout=60)
@@ -281,7 +283,11 @@ def scenario_ha_pair(tier: Tier) -> str:
         )
     check(f"Promoted: [ {holder} ]" in status, f"crm_mon does not show DRBD promoted on {holder}:\n{status}")
     check(in_sync(tier, PAIR[0]), f"DRBD is not Connected UpToDate/UpToDate: {drbd_state(tier, PAIR[0])}")
-    # The client on the witness: the table, the NFS mount, the writer.
+    return holder
+
+
+def prepare_client(tier: Tier, holder: str) -> None:
+    """The witness as the client: the test's table, the NFS mount through the VIP, the writer script."""
     tier.sh(holder, "mariadb kine -e 'CREATE TABLE IF NOT EXISTS acked (id INT PRIMARY KEY) ENGINE=InnoDB'")
     tier.sh(
         WITNESS,
@@ -290,41 +296,55 @@ def scenario_ha_pair(tier: Tier) -> str:
     )
     tier.sh(
         WITNESS,
-        f"mkdir -p {NFS_MOUNT} && mount -t nfs4 -o hard,timeo=20 {VIP}:{MOUNT_POINT}/volumes {NFS_MOUNT}",
+        f"mkdir -p {NFS_MOUNT} && (mountpoint -q {NFS_MOUNT}"
+        f" || mount -t nfs4 -o hard,timeo=20 {VIP}:{MOUNT_POINT}/volumes {NFS_MOUNT})",
     )
     tier.sh(
         WITNESS,
         f"cat > /root/writer <<'EOF'\n{WRITER}EOF\nchmod 755 /root/writer"
         f" && sed -i '2i export DB_PASSWORD={SECRETS['ha_pair_database_password']}' /root/writer",
     )
-    # K3S's datastore client: kine and the pinned kube-apiserver on MariaDB through the VIP, across round 1.
+
+
+def kine_across_failover(tier: Tier) -> dict:
+    """kine and the pinned kube-apiserver on MariaDB through the VIP: objects made before a primary kill are
+    all served after the failover. Returns that kill round's figures."""
     kube = KubeOnKine(
-        lab, CACHE.parent, f"mysql://k3s:{SECRETS['ha_pair_database_password']}@tcp({VIP}:3306)/kine"
+        tier.lab, CACHE.parent, f"mysql://k3s:{SECRETS['ha_pair_database_password']}@tcp({VIP}:3306)/kine"
     )
     kube.start()
     created = kube.create_config_maps("before-kill", KINE_OBJECTS)
-    rounds = [kill_round(tier, 1, 1)]
-    served = wait_for(
-        "the API server serving through kine after the failover", lambda: kube.config_map_names(), 180
-    )
+    result = kill_round(tier, 1, 1)
+    served = wait_for("the API server serving through kine after the failover", kube.config_map_names, 180)
     missing = sorted(set(created) - served)
     check(
         not missing,
         f"kine: {len(missing)} of {len(created)} ConfigMaps missing after the failover: {missing[:10]}",
     )
     kube.create_config_maps("after-failover", 1)
-    rounds += [kill_round(tier, n + 1, 1 + n * 1_000_000) for n in range(1, ROUNDS)]
-    tier.figures["ha_pair_rounds"] = rounds
-    db_gaps = [r["db_write_gap_s"] for r in rounds]
-    split = split_pair(tier)
-    # The witness lost alone: both nodes keep quorum (two votes of three), nothing moves.
+    return result
+
+
+def witness_loss(tier: Tier) -> None:
+    """The witness lost alone: both nodes keep quorum (two votes of three), nothing moves."""
     before = group_node(tier, PAIR[0])
-    lab.kill(WITNESS)
+    tier.lab.kill(WITNESS)
     time.sleep(30)
     after = group_node(tier, PAIR[0])
     check(after == before, f"witness lost: the group moved from {before} to {after}")
     quorate = tier.sh(PAIR[0], "corosync-quorumtool -s", timeout=30)
     check("Quorate:          Yes" in quorate, f"witness lost: the pair lost quorum:\n{quorate}")
+
+
+def scenario_ha_pair(tier: Tier) -> str:
+    refuses_a_missing_disk(tier)
+    prepare_client(tier, converged_status(tier))
+    rounds = [kine_across_failover(tier)]
+    rounds += [kill_round(tier, n + 1, 1 + n * 1_000_000) for n in range(1, ROUNDS)]
+    tier.figures["ha_pair_rounds"] = rounds
+    db_gaps = [r["db_write_gap_s"] for r in rounds]
+    split = split_pair(tier)
+    witness_loss(tier)
     return (
         f"{ROUNDS} primary kills, no acknowledged row or file lost "
         f"({sum(r['rows_acked'] for r in rounds)} rows, {sum(r['files_acked'] for r in rounds)} files); "
