@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters through which the cluster roles (k3s, kubeadm, vip, datastore, storage) reach the pure
+"""Filters through which the cluster roles (k3s, kubeadm, vip, storage) reach the pure
 topology rules of ``module_utils/cluster/topology.py``. Documentation: one ``<filter>.yml`` each."""
 
 from __future__ import annotations
@@ -50,12 +50,6 @@ def vip_priority(peers: Sequence[str], host: str) -> int:
     return topology.vip_priority(peers, host)
 
 
-def datastore_roles(
-    hosts: Sequence[str], states: Mapping[str, Any], preferred: str | None = None, rebuild: Sequence[str] = ()
-) -> dict[str, Any]:
-    return topology.datastore_roles(hosts, states, preferred=preferred or None, rebuild=rebuild or ())
-
-
 def storage_replica_count(requested: int | None, node_count: int) -> dict[str, Any]:
     return topology.storage_replica_count(
         None if requested in (None, "") else int(requested), int(node_count)
@@ -72,6 +66,5 @@ class FilterModule:
             "kubeadm_bootstrap": kubeadm_bootstrap,
             "vip_plan": vip_plan,
             "vip_priority": vip_priority,
-            "datastore_roles": datastore_roles,
             "storage_replica_count": storage_replica_count,
         }

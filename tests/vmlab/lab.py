@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +101,10 @@ def _namespace_exists(name: str) -> bool:
 
 def teardown_run_dir(run_dir: Path) -> None:
     """Stop every process a run's pidfiles name and delete its namespace; keeps the logs."""
+    # A lab of its own inside the run (the HA pair's) keeps its files in a subdirectory.
+    for sub in run_dir.iterdir() if run_dir.is_dir() else ():
+        if (sub / "netns").exists():
+            teardown_run_dir(sub)
     marker = str(run_dir)
     for pidfile in sorted(run_dir.glob("*.pid")):
         _kill_pidfile(pidfile, marker)
@@ -154,7 +159,13 @@ def sweep_dead_runs(runs_root: Path, keep_logs: int = 5) -> None:
 
 class Lab:
     def __init__(
-        self, run_dir: Path, image_dir: Path, mirror_dir: Path, vm_names: list[str], namespace: str = ""
+        self,
+        run_dir: Path,
+        image_dir: Path,
+        mirror_dir: Path,
+        vm_names: list[str],
+        namespace: str = "",
+        data_disk_mib: Mapping[str, int] | None = None,
     ):
         self.run_dir = run_dir
         self.image_dir = image_dir
@@ -163,6 +174,8 @@ class Lab:
         self.vms = {name: VM(name, i + 1) for i, name in enumerate(vm_names)}
         self.key = run_dir / "id_ed25519"
         self.log_dir = run_dir / "logs"
+        # A second, empty virtio disk (/dev/vdb in the guest) per named VM: a dedicated block device.
+        self.data_disk_mib = dict(data_disk_mib or {})
 
     # --- network namespace and host-side services -------------------------------------------------
     def netns(self, *cmd: str) -> list[str]:
@@ -233,6 +246,12 @@ class Lab:
         if not overlay.exists():
             base = self.image_dir / "rootfs.qcow2"
             _run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(base), str(overlay)])
+        data_disk = []
+        if name in self.data_disk_mib:
+            data = self.run_dir / f"{vm.name}-data.qcow2"
+            if not data.exists():
+                _run(["qemu-img", "create", "-q", "-f", "qcow2", str(data), f"{self.data_disk_mib[name]}M"])
+            data_disk = ["-drive", f"file={data},if=virtio,format=qcow2"]
         cmdline = " ".join(
             [
                 "root=/dev/vda rw console=ttyS0 net.ifnames=0",
@@ -251,7 +270,7 @@ class Lab:
                 "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
                 "-kernel", str(self.image_dir / "vmlinuz"), "-initrd", str(self.image_dir / "initrd.img"),
                 "-append", cmdline,
-                "-drive", f"file={overlay},if=virtio,format=qcow2",
+                "-drive", f"file={overlay},if=virtio,format=qcow2", *data_disk,
                 "-netdev", f"tap,id=net0,ifname={vm.tap},script=no,downscript=no",
                 "-device", f"virtio-net-pci,netdev=net0,mac={vm.mac}",
                 "-device", "virtio-rng-pci",

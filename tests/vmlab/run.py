@@ -147,9 +147,13 @@ class Tier:
     # Roles node_prep has converged on vm2 in this run, the second run changing nothing, with the
     # variables the single-role playbooks give them: those scenarios need not converge them there again.
     node_prep_roles: frozenset[str] = frozenset()
+    # The inventory's groups besides `lab` (every VM), and variables added to the lab's own.
+    groups: dict[str, list[str]] = field(default_factory=lambda: {"server": ["vm1"], "client": ["vm2"]})
+    inventory_vars: dict = field(default_factory=dict)
 
     # --- Ansible ---------------------------------------------------------------------------------
     def write_ansible_files(self) -> None:
+        """The run's inventory: every VM in `lab`, and the groups and variables of this tier's lab."""
         run_dir = self.lab.run_dir
         hosts = {name: {"ansible_host": vm.ip} for name, vm in self.lab.vms.items()}
         inventory = {
@@ -170,11 +174,14 @@ class Tier:
                     "lab_subnet": f"{SUBNET}.0/{PREFIX}",
                     "lab_nfs_export": NFS_EXPORT,
                     "lab_vip_preempt": True,
+                    **self.inventory_vars,
                 },
                 "children": {
                     "lab": {"hosts": hosts},
-                    "server": {"hosts": {"vm1": {}}},
-                    "client": {"hosts": {"vm2": {}}},
+                    **{
+                        group: {"hosts": {key: {} for key in members}}
+                        for group, members in self.groups.items()
+                    },
                 },
             }
         }
@@ -214,10 +221,22 @@ class Tier:
         env.update(overrides)
         return env
 
-    def playbook(self, name: str, extra_vars: dict | None = None, limit: str | None = None) -> PlaybookResult:
-        """Run one playbook from playbooks/ inside the namespace, on the hosts matching limit if given."""
+    def playbook(
+        self,
+        name: str,
+        extra_vars: dict | None = None,
+        limit: str | None = None,
+        verbose: bool = False,
+        expect_failure: bool = False,
+    ) -> PlaybookResult:
+        """Run one playbook from playbooks/ inside the namespace, on the hosts matching limit if given.
+
+        With expect_failure, a run that fails is the expected result (its log is returned) and one that
+        passes is the scenario's failure."""
         log = self.lab.log_dir / f"{next(self.log_numbers):02d}-{name}{'-' + limit if limit else ''}.log"
         cmd = self.lab.netns(str(BIN / "ansible-playbook"), str(PLAYBOOKS / f"{name}.yml"))
+        if verbose:
+            cmd.append("-vvv")
         if extra_vars:
             cmd += ["--extra-vars", json.dumps(extra_vars)]
         if limit:
@@ -237,14 +256,25 @@ class Tier:
             m["host"]: {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m["counts"])}
             for m in re.finditer(r"^(?P<host>\S+)\s+:\s+(?P<counts>ok=.*)$", text, re.MULTILINE)
         }
-        if proc.returncode != 0:
+        if expect_failure:
+            check(
+                proc.returncode != 0,
+                f"ansible-playbook {name}.yml passed, a failure was expected (log {log})",
+            )
+        elif proc.returncode != 0:
             raise ScenarioFailed(
                 f"ansible-playbook {name}.yml exited {proc.returncode} (log {log}):\n{failure_excerpt(text)}"
             )
         check(bool(recap), f"{name}.yml: no PLAY RECAP in {log}")
         return PlaybookResult(log, recap)
 
-    def converge(self, name: str, extra_vars: dict | None = None, limit: str | None = None) -> int:
+    def converge(
+        self,
+        name: str,
+        extra_vars: dict | None = None,
+        limit: str | None = None,
+        verbose_second: bool = False,
+    ) -> int:
         """Converge until a run changes nothing on any host, which must be the second run at the latest.
 
         A first run that changed nothing is already that proof (the roles ran before with the same
@@ -255,7 +285,7 @@ class Tier:
         runs[key] = 1
         if not first.changed:
             return 1
-        second = self.playbook(name, extra_vars, limit)
+        second = self.playbook(name, extra_vars, limit, verbose=verbose_second)
         runs[key] = 2
         check(
             not second.changed,
@@ -691,6 +721,7 @@ MIRRORED_ROLES = [
     "core_pattern",
     "node_prep",
     "vip",
+    "ha_pair",
 ]
 
 
@@ -787,11 +818,28 @@ def run_scenarios(tier: Tier, selected: list[Scenario]) -> list[Outcome]:
     return outcomes
 
 
+# The HA pair needs three fresh VMs of its own (two with a data disk); it runs only when named, after
+# the scenarios of the two-VM lab, on a lab brought up after that one is down.
+HA_PAIR = "ha_pair"
+
+
+def run_ha_pair(run_dir: Path, image: Path, mirror: Path, figures: dict) -> list[Outcome]:
+    import ha_pair  # imports this module: loaded only once main() runs
+
+    tier = Tier(
+        ha_pair.ha_lab(run_dir, image, mirror),
+        figures,
+        groups=ha_pair.GROUPS,
+        inventory_vars=ha_pair.INVENTORY_VARS,
+    )
+    return run_scenarios(tier, [Scenario(HA_PAIR, ha_pair.scenario_ha_pair)])
+
+
 def main(argv: list[str]) -> int:
     known = {s.name: s for s in SCENARIOS}
-    unknown = [a for a in argv if a not in known]
+    unknown = [a for a in argv if a not in known and a != HA_PAIR]
     if unknown:
-        print(f"unknown scenario(s) {unknown}; known: {', '.join(known)}", file=sys.stderr)
+        print(f"unknown scenario(s) {unknown}; known: {', '.join(known)}, {HA_PAIR}", file=sys.stderr)
         return 2
     selected = [s for s in SCENARIOS if not argv or s.name in argv]
 
@@ -818,7 +866,11 @@ def main(argv: list[str]) -> int:
         ]
     else:
         figures["image_and_mirror_s"] = round(time.monotonic() - t0, 1)
-        outcomes = run_scenarios(Tier(Lab(run_dir, image, mirror, ["vm1", "vm2"]), figures), selected)
+        outcomes = []
+        if selected:
+            outcomes += run_scenarios(Tier(Lab(run_dir, image, mirror, ["vm1", "vm2"]), figures), selected)
+        if HA_PAIR in argv:
+            outcomes += run_ha_pair(run_dir, image, mirror, figures)
     (run_dir / "owner").unlink(missing_ok=True)
     figures["total_s"] = round(time.monotonic() - t0, 1)
     figures["scenarios_s"] = {o.name: round(o.seconds, 1) for o in outcomes}
@@ -835,4 +887,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    # ha_pair.py imports this file as `run`: one module, so its ScenarioFailed is the one caught here.
+    sys.modules.setdefault("run", sys.modules[__name__])
     sys.exit(main(sys.argv[1:]))

@@ -1,6 +1,6 @@
 # Copyright: redundant.kube contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Cluster topology rules for the k3s, kubeadm, vip, datastore and storage roles.
+"""Cluster topology rules for the k3s, kubeadm, vip and storage roles.
 
 Pure functions: inventory groups, role variables and read-only facts go in; a list of problems (one
 line each, naming the variable and the fix) or a plan comes out. The roles call them through the
@@ -106,7 +106,7 @@ def k3s_topology_problems(
         problems.append(
             f"2 K3S servers ({', '.join(servers)}) with embedded etcd and no witness: two etcd members lose "
             "quorum when either stops, so this is not HA; set k3s_datastore_endpoint to an external datastore "
-            "(the datastore role) or put one host in the group named by k3s_witnesses_group"
+            "(the ha_pair role) or put one host in the group named by k3s_witnesses_group"
         )
     elif members % 2 == 0:
         problems.append(
@@ -344,85 +344,6 @@ def vip_priority(peers: Sequence[str], host: str, base: int = 150, step: int = 1
     """Default VRRP priority: the first peer highest, each next one ``step`` lower (never below 1)."""
     peers = _names(peers)
     return max(1, base - step * peers.index(host)) if host in peers else 1
-
-
-def datastore_roles(
-    hosts: Sequence[str],
-    states: Mapping[str, Mapping[str, Any]],
-    *,
-    preferred: str | None = None,
-    rebuild: Sequence[str] = (),
-) -> dict[str, Any]:
-    """Which database server is the primary and what each other server needs, from their live state.
-
-    ``states[host]`` is read from each MariaDB server: ``writable`` (``read_only`` is off),
-    ``replicating_from`` (the primary's address in its replica configuration, or None), ``has_data``
-    (its GTID position is not empty), ``holds_vip`` (the datastore VIP is on it now) and ``address``
-    (how the others reach it).
-
-    The primary is the one writable server with data and no replica configuration. Without one (both
-    restarted read-only, or a promotion was refused) it is the server the replicas follow, else the
-    one holding the VIP (clients already talk to it), else ``preferred`` (``datastore_primary``), else
-    the first. Each other server: ``replica`` (already follows the primary), ``repoint`` (follows
-    someone else), ``clone`` (empty, or listed in ``rebuild`` = ``datastore_rebuild_replicas``) or
-    ``rejoin`` (has data of its own: it resumes from its own GTID position, which MariaDB's strict GTID
-    mode refuses when the primary never had those transactions - a former primary with writes lost in
-    a failover; the role then asks for ``rebuild``).
-    """
-    hosts = _names(hosts)
-    problems: list[str] = []
-    if preferred and preferred not in hosts:
-        problems.append(
-            f"datastore_primary is {preferred}, which is not in datastore_hosts ({', '.join(hosts)}): name one of them or unset it"
-        )
-    for host in rebuild:
-        if host not in hosts:
-            problems.append(
-                f"datastore_rebuild_replicas names {host}, which is not in datastore_hosts ({', '.join(hosts)})"
-            )
-    if problems:
-        return {"primary": None, "actions": {}, "problems": problems}
-    primaries = [
-        h
-        for h in hosts
-        if states[h].get("writable") and states[h].get("has_data") and not states[h].get("replicating_from")
-    ]
-    if len(primaries) > 1:
-        keep = preferred if preferred in primaries else None
-        if keep is None or set(primaries) - {keep} - set(rebuild):
-            return {
-                "primary": None,
-                "actions": {},
-                "problems": [
-                    f"{' and '.join(primaries)} are both writable primaries with their own data (split brain): "
-                    "choose the one to keep with datastore_primary and list the other in datastore_rebuild_replicas "
-                    "(its data is replaced by a copy of the primary)"
-                ],
-            }
-        primaries = [keep]
-    by_address = {states[h].get("address"): h for h in hosts}
-    followed = [
-        by_address[source]
-        for source in (states[h].get("replicating_from") for h in hosts)
-        if source in by_address
-    ]
-    holders = [h for h in hosts if states[h].get("holds_vip")]
-    primary = (primaries or followed or holders or [preferred or hosts[0]])[0]
-    primary_address = states[primary].get("address")
-    actions: dict[str, str] = {primary: "primary"}
-    for host in hosts:
-        if host == primary:
-            continue
-        state = states[host]
-        if host in rebuild or not state.get("has_data"):
-            actions[host] = "clone"
-        elif state.get("replicating_from") == primary_address:
-            actions[host] = "replica"
-        elif state.get("replicating_from"):
-            actions[host] = "repoint"
-        else:
-            actions[host] = "rejoin"
-    return {"primary": primary, "actions": actions, "problems": []}
 
 
 def storage_replica_count(requested: int | None, node_count: int) -> dict[str, Any]:

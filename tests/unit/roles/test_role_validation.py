@@ -56,6 +56,12 @@ def verdicts(run: PlaybookRun) -> dict[str, str]:
 
 
 K3S = {"k3s_version": "v1.33.5+k3s1"}
+HA_PAIR = {
+    "ha_pair_vip": "10.0.0.100",
+    "ha_pair_cluster_secret": "a",
+    "ha_pair_drbd_secret": "b",
+    "ha_pair_database_password": "c",
+}
 
 
 # (role, groups, role variables, text every host's failure must contain)
@@ -130,6 +136,30 @@ BAD_INPUT = {
         },
         "kubeadm_binary_source is file but kubeadm_binaries.kubelet is {'src': '/srv/airgap/kubelet'}",
     ),
+    "ha-pair-one-host": (
+        "ha_pair",
+        {"ha_pair": ["n1"], "ha_pair_witness": ["w"]},
+        HA_PAIR,
+        "ha_pair_nodes is ['n1']: name exactly two different inventory hosts",
+    ),
+    "ha-pair-witness-is-a-node": (
+        "ha_pair",
+        {"ha_pair": ["n1", "n2"]},
+        {**HA_PAIR, "ha_pair_witness": "n2"},
+        "ha_pair_witness is n2, which is also in ha_pair_nodes",
+    ),
+    "ha-pair-no-witness-no-fencing": (
+        "ha_pair",
+        {"ha_pair": ["n1", "n2"]},
+        HA_PAIR,
+        "ha_pair_witness is empty and ha_pair_stonith_resources is empty",
+    ),
+    "ha-pair-vip-not-an-address": (
+        "ha_pair",
+        {"ha_pair": ["n1", "n2"], "ha_pair_witness": ["w"]},
+        {**HA_PAIR, "ha_pair_vip": "10.0.0.0/24"},
+        "ha_pair_vip is '10.0.0.0/24': give one free IPv4 address",
+    ),
     # The node role that prepares the nodes of these clusters for their cluster DNS.
     "dns-resolver-link-name-too-long": (
         "dns_resolver",
@@ -180,26 +210,6 @@ def test_k3s_wrong_binary_checksum_fails_on_every_host(tmp_path):
     assert found == {
         h: f"k3s_binary_checksum: {binary} has {actual}, not sha256:{'0' * 64} - wrong file or wrong version"
         for h in ("s1", "a1")
-    }
-
-
-def test_datastore_host_outside_the_pair(tmp_path):
-    found = verdicts(
-        run_role(
-            tmp_path,
-            "datastore",
-            {"db": ["d1", "d2", "d3"]},
-            {
-                "datastore_hosts": ["d1", "d2"],
-                "datastore_vip_address": "10.0.0.101",
-                "datastore_password": "x",
-                "datastore_replication_password": "y",
-            },
-        )
-    )
-    assert found == {
-        h: "d3 not in datastore_hosts (d1, d2): add them or leave them out of the play"
-        for h in ("d1", "d2", "d3")
     }
 
 

@@ -291,81 +291,6 @@ def test_vip_priority_orders_peers():
     assert [topo.vip_priority(["a", "b", "c"], h) for h in ("a", "b", "c", "x")] == [150, 140, 130, 1]
 
 
-def db(writable=False, source=None, data=False, address="", vip=False) -> dict:
-    return {
-        "writable": writable,
-        "replicating_from": source,
-        "has_data": data,
-        "address": address,
-        "holds_vip": vip,
-    }
-
-
-def test_datastore_fresh_pair_uses_preferred_or_first():
-    states = {"d1": db(True, address="10.0.0.1"), "d2": db(True, address="10.0.0.2")}
-    assert topo.datastore_roles(["d1", "d2"], states) == {
-        "primary": "d1",
-        "actions": {"d1": "primary", "d2": "clone"},
-        "problems": [],
-    }
-    assert topo.datastore_roles(["d1", "d2"], states, preferred="d2")["actions"] == {
-        "d2": "primary",
-        "d1": "clone",
-    }
-
-
-def test_datastore_steady_state_keeps_roles_whatever_the_preference():
-    states = {"d1": db(False, "10.0.0.2", True, "10.0.0.1"), "d2": db(True, None, True, "10.0.0.2")}
-    result = topo.datastore_roles(["d1", "d2"], states, preferred="d1")
-    assert result == {"primary": "d2", "actions": {"d2": "primary", "d1": "replica"}, "problems": []}
-
-
-def test_datastore_after_failover_the_old_primary_rejoins_or_is_rebuilt_on_request():
-    # d2 was promoted; d1 (the old primary) came back read-only, replicating from nobody. It rejoins
-    # from its own GTID position (MariaDB refuses that if d1 holds writes d2 never received).
-    states = {"d1": db(False, None, True, "10.0.0.1"), "d2": db(True, None, True, "10.0.0.2", vip=True)}
-    assert topo.datastore_roles(["d1", "d2"], states) == {
-        "primary": "d2",
-        "actions": {"d2": "primary", "d1": "rejoin"},
-        "problems": [],
-    }
-    rebuilt = topo.datastore_roles(["d1", "d2"], states, rebuild=["d1"])
-    assert rebuilt == {"primary": "d2", "actions": {"d2": "primary", "d1": "clone"}, "problems": []}
-
-
-def test_datastore_whole_pair_restart_follows_the_replication_direction():
-    # Both came back read-only: the primary is the one the replica follows, not the preferred one.
-    states = {"d1": db(False, "10.0.0.2", True, "10.0.0.1"), "d2": db(False, None, True, "10.0.0.2")}
-    assert topo.datastore_roles(["d1", "d2"], states, preferred="d1")["primary"] == "d2"
-
-
-def test_datastore_without_primary_or_replica_prefers_the_vip_holder():
-    # Both read-only and replicating from nobody (a refused promotion): clients already talk to the VIP.
-    states = {"d1": db(False, None, True, "10.0.0.1"), "d2": db(False, None, True, "10.0.0.2", vip=True)}
-    assert topo.datastore_roles(["d1", "d2"], states, preferred="d1")["actions"] == {
-        "d2": "primary",
-        "d1": "rejoin",
-    }
-
-
-def test_datastore_split_brain():
-    states = {"d1": db(True, None, True, "10.0.0.1"), "d2": db(True, None, True, "10.0.0.2")}
-    [problem] = topo.datastore_roles(["d1", "d2"], states)["problems"]
-    assert problem.startswith("d1 and d2 are both writable primaries with their own data (split brain)")
-    resolved = topo.datastore_roles(["d1", "d2"], states, preferred="d2", rebuild=["d1"])
-    assert resolved["actions"] == {"d2": "primary", "d1": "clone"}
-
-
-def test_datastore_repoints_a_replica_of_someone_else_and_checks_names():
-    states = {"d1": db(True, None, True, "10.0.0.1"), "d2": db(False, "10.0.0.9", True, "10.0.0.2")}
-    assert topo.datastore_roles(["d1", "d2"], states)["actions"]["d2"] == "repoint"
-    problems = topo.datastore_roles(["d1", "d2"], states, preferred="d3", rebuild=["d4"])["problems"]
-    assert problems == [
-        "datastore_primary is d3, which is not in datastore_hosts (d1, d2): name one of them or unset it",
-        "datastore_rebuild_replicas names d4, which is not in datastore_hosts (d1, d2)",
-    ]
-
-
 @pytest.mark.parametrize(
     ("requested", "nodes", "replicas", "problem"),
     [
@@ -394,6 +319,5 @@ def test_every_filter_is_registered():
         "kubeadm_bootstrap",
         "vip_plan",
         "vip_priority",
-        "datastore_roles",
         "storage_replica_count",
     }

@@ -1,0 +1,355 @@
+"""The ha_pair scenario: Pacemaker + Corosync + DRBD on two VMs with a witness, on a lab of its own.
+
+    tests/vmlab/run.sh ha_pair      (not part of the default run: see docs/testing-vm.md)
+
+Three fresh VMs: ha1 and ha2 (the pair, each with an empty 1 GiB virtio disk /dev/vdb for DRBD) and
+witness (corosync-qnetd, and the test's client). Checked: bad input fails before any change, naming
+the variable; converge and a second run (-vvv) that changes nothing and prints no secret; crm_mon
+shows the group on one node with DRBD Connected and UpToDate/UpToDate; then rounds of pulling the
+plug on the primary's QEMU while the witness writes numbered MariaDB rows through the VIP and numbered
+NFS files, counting every acknowledged row and file on the survivor; the killed node rejoins by
+itself (no Ansible) and resyncs, and the group stays put; a network split between the pair nodes
+leaves exactly one primary; losing the witness moves nothing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import statistics
+import time
+
+from kine_apiserver import KubeOnKine
+from lab import PREFIX, SUBNET, VIP, Lab
+from run import CACHE, Pinger, ScenarioFailed, Tier, check
+
+PAIR = ["ha1", "ha2"]
+WITNESS = "witness"
+DATA_DISK_MIB = 1024
+ROUNDS = 3
+KINE_OBJECTS = 20
+# Lab-only secrets, made for this lab; the -vvv log of the second converge must not contain them.
+SECRETS = {
+    "ha_pair_cluster_secret": "vmlab-cluster-secret-7f3a",
+    "ha_pair_drbd_secret": "vmlab-drbd-secret-91c2",
+    "ha_pair_database_password": "vmlab-db-password-4e8b",
+}
+MOUNT_POINT = "/srv/ha"
+NFS_MOUNT = "/mnt/ha"
+ACKED_ROWS = "/root/rows.acked"
+ACKED_FILES = "/root/files.acked"
+# The client on the witness: one numbered row per INSERT through the VIP, one numbered file per fsync'd
+# write on the NFS mount (hard: it blocks through the failover); each number is logged only once the
+# server acknowledged it, with the witness's clock.
+WRITER = f"""#!/bin/bash
+rows() {{
+  i=$1
+  while [ ! -e /root/stop-writers ]; do
+    if mariadb -h {VIP} -u k3s -p"$DB_PASSWORD" --connect-timeout=2 kine \\
+         -e "INSERT INTO acked (id) VALUES ($i)" 2>/dev/null; then
+      echo "$i $(date +%s.%N)" >> {ACKED_ROWS}
+    fi
+    i=$((i + 1))
+  done
+}}
+files() {{
+  i=$1
+  while [ ! -e /root/stop-writers ]; do
+    if printf '%s\\n' "$i" | dd of={NFS_MOUNT}/f$i conv=fsync status=none 2>/dev/null; then
+      echo "$i $(date +%s.%N)" >> {ACKED_FILES}
+    fi
+    i=$((i + 1))
+  done
+}}
+rm -f /root/stop-writers
+rows "$1" & files "$1" &
+wait
+"""
+
+
+def ha_lab(run_dir, image, mirror) -> Lab:
+    return Lab(
+        run_dir / "ha_pair",
+        image,
+        mirror,
+        [*PAIR, WITNESS],
+        data_disk_mib=dict.fromkeys(PAIR, DATA_DISK_MIB),
+    )
+
+
+GROUPS = {"ha_pair": PAIR, "ha_pair_witness": [WITNESS]}
+INVENTORY_VARS = {
+    "ha_pair_drbd_disk": "/dev/vdb",
+    "ha_pair_vip": VIP,
+    "ha_pair_nfs_clients": f"{SUBNET}.0/{PREFIX}",
+    **SECRETS,
+}
+
+
+def primary(tier: Tier, nodes: list[str]) -> list[str]:
+    """The nodes whose DRBD is Primary, read on each (unreachable ones are not primaries we can see)."""
+    found = []
+    for vm in nodes:
+        proc = tier.lab.ssh(vm, "drbdadm role rk_ha", timeout=30, check=False)
+        if proc.returncode == 0 and proc.stdout.startswith("Primary"):
+            found.append(vm)
+    return found
+
+
+def group_node(tier: Tier, asked: str) -> str:
+    out = tier.sh(asked, "crm_resource --locate --resource rk-ha-group", timeout=60)
+    for vm in PAIR:
+        if f"running on: {vm}" in out:
+            return vm
+    return ""
+
+
+def wait_for(what: str, probe, timeout: float, interval: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = probe()
+        except (ScenarioFailed, OSError) as exc:  # a node still booting answers with an error
+            value, last = None, exc
+        else:
+            last = value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise ScenarioFailed(f"{what}: not after {timeout:.0f}s (last: {last})")
+        time.sleep(interval)
+
+
+def drbd_state(tier: Tier, vm: str) -> str:
+    return tier.sh(vm, "drbdadm cstate rk_ha; drbdadm dstate rk_ha", timeout=30).split()
+
+
+def in_sync(tier: Tier, vm: str) -> bool:
+    return drbd_state(tier, vm) == ["Connected", "UpToDate/UpToDate"]
+
+
+def numbers(text: str) -> list[int]:
+    return [int(line.split()[0]) for line in text.splitlines() if line.strip()]
+
+
+def acked_gap(text: str) -> float:
+    """Longest interval between consecutive acknowledgements (the witness's clock)."""
+    stamps = [float(line.split()[1]) for line in text.splitlines() if line.strip()]
+    return max((b - a for a, b in itertools.pairwise(stamps)), default=float("inf"))
+
+
+def kill_round(tier: Tier, round_no: int, first_number: int) -> dict:
+    """Pull the plug on the primary while the witness writes; count what it was told is stored."""
+    lab = tier.lab
+    victim = group_node(tier, PAIR[0] if lab.running(PAIR[0]) else PAIR[1])
+    check(victim in PAIR, f"round {round_no}: the group runs on no node")
+    survivor = next(vm for vm in PAIR if vm != victim)
+    tier.sh(
+        WITNESS,
+        f"rm -f {ACKED_ROWS} {ACKED_FILES}; setsid /root/writer {first_number} >/dev/null 2>&1 < /dev/null &",
+    )
+    wait_for(
+        "the writer's first rows and files",
+        lambda: (
+            tier.sh(WITNESS, f"cat {ACKED_ROWS} {ACKED_FILES} 2>/dev/null | wc -l").strip()
+            not in ("", "0", "1")
+        ),
+        60,
+    )
+    time.sleep(5)
+    pinger = Pinger(lab, VIP)
+    killed_at = time.monotonic()
+    lab.kill(victim)
+    wait_for(f"group on {survivor}", lambda: group_node(tier, survivor) == survivor, 180)
+    since_kill = time.monotonic() - killed_at
+    # A few acknowledgements after the failover, then stop the writers.
+    seen = int(tier.sh(WITNESS, f"wc -l < {ACKED_ROWS}").strip())
+    wait_for(
+        "rows acknowledged after the failover",
+        lambda: int(tier.sh(WITNESS, f"wc -l < {ACKED_ROWS}").strip()) > seen + 5,
+        120,
+    )
+    seen_files = int(tier.sh(WITNESS, f"wc -l < {ACKED_FILES}").strip())
+    wait_for(
+        "files acknowledged after the failover",
+        lambda: int(tier.sh(WITNESS, f"wc -l < {ACKED_FILES}").strip()) > seen_files + 5,
+        180,
+    )
+    tier.sh(WITNESS, "touch /root/stop-writers; sleep 3; pkill -f /root/writer || true")
+    ping_gap, _ = pinger.stop()
+    rows_log, files_log = tier.sh(WITNESS, f"cat {ACKED_ROWS}"), tier.sh(WITNESS, f"cat {ACKED_FILES}")
+    acked_rows, acked_files = numbers(rows_log), numbers(files_log)
+    stored_rows = set(
+        numbers(tier.sh(survivor, "mariadb --batch --skip-column-names kine -e 'SELECT id FROM acked'"))
+    )
+    stored_files = {
+        int(name[1:]): content
+        for name, content in (
+            line.split(":", 1)
+            for line in tier.sh(survivor, f"cd {MOUNT_POINT}/volumes && grep -H . f* || true").splitlines()
+        )
+    }
+    lost_rows = [n for n in acked_rows if n not in stored_rows]
+    lost_files = [n for n in acked_files if stored_files.get(n) != str(n)]
+    result = {
+        "victim": victim,
+        "rows_acked": len(acked_rows),
+        "rows_lost": len(lost_rows),
+        "files_acked": len(acked_files),
+        "files_lost": len(lost_files),
+        "db_write_gap_s": round(acked_gap(rows_log), 2),
+        "nfs_write_gap_s": round(acked_gap(files_log), 2),
+        "vip_ping_gap_s": round(ping_gap, 2),
+        "group_moved_s": round(since_kill, 1),
+    }
+    print(f"[vmlab] ha_pair round {round_no}: {result}", flush=True)
+    check(
+        not lost_rows,
+        f"round {round_no}: {len(lost_rows)} acknowledged rows missing on {survivor}: {lost_rows[:20]}",
+    )
+    check(
+        not lost_files,
+        f"round {round_no}: {len(lost_files)} acknowledged files missing on {survivor}: {lost_files[:20]}",
+    )
+    # The killed node comes back by itself: boot, Corosync and Pacemaker at boot, DRBD resync.
+    booted_at = time.monotonic()
+    lab.boot(victim)
+    lab.wait_ssh([victim])
+    wait_for(f"{victim} back in sync", lambda: in_sync(tier, survivor), 600)
+    result["rejoin_and_resync_s"] = round(time.monotonic() - booted_at, 1)
+    check(
+        group_node(tier, survivor) == survivor,
+        f"round {round_no}: the group moved back to {victim} (stay policy)",
+    )
+    return result
+
+
+def split_pair(tier: Tier) -> str:
+    """Cut the link between the pair nodes (the witness still sees both): exactly one primary at every sample."""
+    ha1, ha2 = (tier.lab.vms[vm].ip for vm in PAIR)
+    rules = {
+        "ha1": ha2,
+        "ha2": ha1,
+    }
+    for vm, peer in rules.items():
+        tier.sh(
+            vm,
+            "nft add table inet rksplit && nft add chain inet rksplit in '{ type filter hook input priority -10; }'"
+            f" && nft add chain inet rksplit out '{{ type filter hook output priority -10; }}'"
+            f" && nft add rule inet rksplit in ip saddr {peer} drop && nft add rule inet rksplit out ip daddr {peer} drop",
+        )
+    samples, doubles = 0, []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        primaries = primary(tier, PAIR)
+        samples += 1
+        if len(primaries) > 1:
+            doubles.append(time.monotonic())
+        time.sleep(1)
+    holders = [vm for vm in PAIR if group_node(tier, vm) == vm]
+    for vm in PAIR:
+        tier.sh(vm, "nft delete table inet rksplit")
+    check(not doubles, f"split: both nodes were DRBD Primary at {len(doubles)} of {samples} samples")
+    check(
+        len(holders) == 1, f"split: the group runs on {holders or 'no node'} after 90 s, expected exactly one"
+    )
+    wait_for("the pair back in sync after the split", lambda: in_sync(tier, PAIR[0]), 600)
+    return f"split: one primary ({holders[0]}) at all {samples} samples"
+
+
+def refuses_a_missing_disk(tier: Tier) -> None:
+    """On the fresh VMs: a disk that does not exist fails every host before any change, naming the variable."""
+    bad = tier.playbook("ha_pair", {"ha_pair_drbd_disk": "/dev/vdz"}, expect_failure=True)
+    check(
+        "ha_pair_drbd_disk of ha1 is /dev/vdz, which does not exist there" in bad.log.read_text(),
+        f"the missing device is not named (see {bad.log})",
+    )
+    check(not any(bad.recap[h].get("changed") for h in bad.recap), f"the refused run changed {bad.recap}")
+
+
+def converged_status(tier: Tier) -> str:
+    """Converge twice (the second -vvv, unchanged, no secret in it); the group on one node, DRBD in sync."""
+    tier.converge("ha_pair", verbose_second=True)
+    verbose_log = max(tier.lab.log_dir.glob("*-ha_pair.log")).read_text()
+    leaked = [name for name, value in SECRETS.items() if value in verbose_log]
+    check(not leaked, f"the -vvv converge printed {leaked}")
+    status = tier.sh(PAIR[0], "crm_mon --one-shot --inactive", timeout=60)
+    holder = group_node(tier, PAIR[0])
+    check(holder in PAIR, f"crm_mon shows the group on no node:\n{status}")
+    for name in ("rk-fs", "rk-mariadb", "rk-nfs", "rk-export", "rk-vip"):
+        check(
+            re.search(rf"{name}\s+\(.*\):\s+Started {holder}\b", status) is not None,
+            f"crm_mon does not show {name} started on {holder}:\n{status}",
+        )
+    check(f"Promoted: [ {holder} ]" in status, f"crm_mon does not show DRBD promoted on {holder}:\n{status}")
+    check(in_sync(tier, PAIR[0]), f"DRBD is not Connected UpToDate/UpToDate: {drbd_state(tier, PAIR[0])}")
+    return holder
+
+
+def prepare_client(tier: Tier, holder: str) -> None:
+    """The witness as the client: the test's table, the NFS mount through the VIP, the writer script."""
+    tier.sh(holder, "mariadb kine -e 'CREATE TABLE IF NOT EXISTS acked (id INT PRIMARY KEY) ENGINE=InnoDB'")
+    tier.sh(
+        WITNESS,
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -q mariadb-client nfs-common >/dev/null",
+        timeout=900,
+    )
+    tier.sh(
+        WITNESS,
+        f"mkdir -p {NFS_MOUNT} && (mountpoint -q {NFS_MOUNT}"
+        f" || mount -t nfs4 -o hard,timeo=20 {VIP}:{MOUNT_POINT}/volumes {NFS_MOUNT})",
+    )
+    tier.sh(
+        WITNESS,
+        f"cat > /root/writer <<'EOF'\n{WRITER}EOF\nchmod 755 /root/writer"
+        f" && sed -i '2i export DB_PASSWORD={SECRETS['ha_pair_database_password']}' /root/writer",
+    )
+
+
+def kine_across_failover(tier: Tier) -> dict:
+    """kine and the pinned kube-apiserver on MariaDB through the VIP: objects made before a primary kill are
+    all served after the failover. Returns that kill round's figures."""
+    kube = KubeOnKine(
+        tier.lab, CACHE.parent, f"mysql://k3s:{SECRETS['ha_pair_database_password']}@tcp({VIP}:3306)/kine"
+    )
+    kube.start()
+    created = kube.create_config_maps("before-kill", KINE_OBJECTS)
+    result = kill_round(tier, 1, 1)
+    served = wait_for("the API server serving through kine after the failover", kube.config_map_names, 180)
+    missing = sorted(set(created) - served)
+    check(
+        not missing,
+        f"kine: {len(missing)} of {len(created)} ConfigMaps missing after the failover: {missing[:10]}",
+    )
+    kube.create_config_maps("after-failover", 1)
+    return result
+
+
+def witness_loss(tier: Tier) -> None:
+    """The witness lost alone: both nodes keep quorum (two votes of three), nothing moves."""
+    before = group_node(tier, PAIR[0])
+    tier.lab.kill(WITNESS)
+    time.sleep(30)
+    after = group_node(tier, PAIR[0])
+    check(after == before, f"witness lost: the group moved from {before} to {after}")
+    quorate = tier.sh(PAIR[0], "corosync-quorumtool -s", timeout=30)
+    check("Quorate:          Yes" in quorate, f"witness lost: the pair lost quorum:\n{quorate}")
+
+
+def scenario_ha_pair(tier: Tier) -> str:
+    refuses_a_missing_disk(tier)
+    prepare_client(tier, converged_status(tier))
+    rounds = [kine_across_failover(tier)]
+    rounds += [kill_round(tier, n + 1, 1 + n * 1_000_000) for n in range(1, ROUNDS)]
+    tier.figures["ha_pair_rounds"] = rounds
+    db_gaps = [r["db_write_gap_s"] for r in rounds]
+    split = split_pair(tier)
+    witness_loss(tier)
+    return (
+        f"{ROUNDS} primary kills, no acknowledged row or file lost "
+        f"({sum(r['rows_acked'] for r in rounds)} rows, {sum(r['files_acked'] for r in rounds)} files); "
+        f"MariaDB write gap median {statistics.median(db_gaps):.1f}s max {max(db_gaps):.1f}s; "
+        f"rejoin+resync max {max(r['rejoin_and_resync_s'] for r in rounds):.0f}s; "
+        f"kube-apiserver on kine served all {KINE_OBJECTS} ConfigMaps after the failover; {split}; "
+        "witness loss moved nothing"
+    )
