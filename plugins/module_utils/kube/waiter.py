@@ -111,7 +111,7 @@ def wait_for_ready(
                 done.append(live)
             else:
                 still.append((live, progress))
-        pending = [obj for obj, _ in still]
+        pending = [obj for obj, _unused in still]
         if not still:
             return done
         remaining = deadline - time.monotonic()
