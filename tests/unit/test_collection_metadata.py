@@ -101,3 +101,22 @@ def test_architecture_figure_names_only_tested_systems():
     for untested in ("Ubuntu", "EL ", "RHEL", "CentOS"):
         assert untested not in figure
     assert "Debian 12" in figure
+
+
+def test_connection_defaults_are_set_in_one_place():
+    """Every play's module_defaults take the connection from playbooks/vars/kube_connection.yml."""
+    runtime = _yaml(REPO / "meta/runtime.yml")
+    assert {"metadata": {"extend_group": ["kubernetes.core.k8s"]}} in runtime["action_groups"]["k8s"]
+    shared = {
+        "group/redundant.kube.k8s": "{{ rk_kube_connection }}",
+        "group/kubernetes.core.helm": "{{ rk_helm_connection }}",
+    }
+    plays = [play for path in sorted((REPO / "playbooks").glob("*.yml")) for play in _yaml(path)]
+    with_defaults = [play for play in plays if "module_defaults" in play]
+    assert with_defaults, "no play sets module_defaults"
+    for play in with_defaults:
+        assert play["vars_files"] == ["vars/kube_connection.yml"], play["name"]
+        for group, value in play["module_defaults"].items():
+            assert shared.get(group) == value, (
+                f"{play['name']}: {group} is set apart from the shared connection"
+            )

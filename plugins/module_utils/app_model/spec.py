@@ -198,6 +198,7 @@ class ActiveProbe:
     path: str
     port: int | None
     scheme: str
+    via: str = "pod_ip"  # http: pod_ip from the controller, or api_server (the API server's pod proxy)
 
 
 @dataclass(frozen=True)
@@ -759,7 +760,7 @@ def parse_spec(params: dict[str, Any]) -> AppSpec:
         egress = Egress(tuple(rules), params["egress"]["dns"])
 
     labels = _string_map(params.get("labels"))
-    for key, _ in labels:
+    for key, _value in labels:
         if key.startswith(("app.kubernetes.io/", "redundant.kube/")):
             raise SpecError(
                 f"labels: '{key}' is set by the module: choose a key outside app.kubernetes.io/ and redundant.kube/"
@@ -776,6 +777,7 @@ def parse_spec(params: dict[str, Any]) -> AppSpec:
             path=probe["path"],
             port=probe.get("port"),
             scheme=probe["scheme"],
+            via=probe.get("via") or "pod_ip",
         )
     if params["failover_toleration_seconds"] < 0:
         raise SpecError("failover_toleration_seconds must be 0 or more")
