@@ -37,7 +37,8 @@ test-molecule: setup
 test-vm: setup
 	@scripts/run-tests.sh vm
 
-demo: setup control-plane
+# With DEMO_KUBECONFIG (your own cluster) nothing is built: the control plane only without it.
+demo: setup $(if $(DEMO_KUBECONFIG),,control-plane)
 	@scripts/demo.sh
 
 demo-stop: python

@@ -153,16 +153,22 @@ def failed_tasks(events: list[dict[str, Any]]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def awx_job(kube_cluster, tmp_path_factory) -> Path:
-    token = grant_least_privilege(admin(kube_cluster.kubeconfig))
-    return private_data_dir(tmp_path_factory.mktemp("awx") / "job", kube_cluster.kubeconfig, token)
+def awx_cluster(make_cluster):
+    """A cluster of its own: the D2000 example's namespace must hold only what this job made."""
+    return make_cluster(nodes=3)
 
 
-def test_playbooks_run_through_ansible_runner_with_the_least_privilege_token(awx_job, kube_cluster, tmp_path):
+@pytest.fixture(scope="module")
+def awx_job(awx_cluster, tmp_path_factory) -> Path:
+    token = grant_least_privilege(admin(awx_cluster.kubeconfig))
+    return private_data_dir(tmp_path_factory.mktemp("awx") / "job", awx_cluster.kubeconfig, token)
+
+
+def test_playbooks_run_through_ansible_runner_with_the_least_privilege_token(awx_job, awx_cluster, tmp_path):
     rc, events, output = runner(awx_job, "deploy.yml", tmp_path)
     assert rc == 0, f"{failed_tasks(events)}\n{output[-4000:]}"
     ok = {e["event_data"].get("task") for e in events if e["event"] in ("runner_on_ok", "runner_item_on_ok")}
-    resources = admin(kube_cluster.kubeconfig)
+    resources = admin(awx_cluster.kubeconfig)
     # What the run left is the work of the ServiceAccount, not of an admin kubeconfig.
     keystore = resources.get("v1", "Secret", "awx-keystore", NAMESPACE)
     assert keystore is not None
