@@ -42,8 +42,8 @@ EXTRA_VARS = {
     ]
 }
 PROJECT_PLAYBOOKS = {
-    # What a job template runs: the collection's playbooks by their names, as after installing it.
-    "deploy.yml": ["redundant.kube.keystore", "redundant.kube.app", "redundant.kube.license"],
+    # What a job template runs: the collection's playbooks by their names, in site.yml's order.
+    "deploy.yml": ["redundant.kube.keystore", "redundant.kube.license", "redundant.kube.app"],
     "outside.yml": [],
 }
 OUTSIDE = [
