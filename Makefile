@@ -41,7 +41,8 @@ test-vm: setup
 test-vm-ha-pair: setup
 	@tests/vmlab/run.sh ha_pair
 
-demo: setup control-plane
+# With DEMO_KUBECONFIG (your own cluster) nothing is built: the control plane only without it.
+demo: setup $(if $(DEMO_KUBECONFIG),,control-plane)
 	@scripts/demo.sh
 
 demo-stop: python

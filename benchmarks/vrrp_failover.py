@@ -76,13 +76,13 @@ def start(cmd: str) -> subprocess.Popen:
 
 
 def finish(process: subprocess.Popen, cmd: str) -> None:
-    _, err = process.communicate(timeout=120)
+    _unused, err = process.communicate(timeout=120)
     if process.returncode != 0:
         raise SystemExit(f"{cmd!r} failed ({process.returncode}): {err.strip()}")
 
 
 def one_round(args, probe) -> dict:
-    ready, _ = wait_for(probe, args.holder, time.monotonic() + args.timeout, args.interval)
+    ready, _unused = wait_for(probe, args.holder, time.monotonic() + args.timeout, args.interval)
     if ready is None:
         raise SystemExit(f"the VIP is not served by {args.holder} before the failure; nothing to measure")
     began = time.monotonic()
@@ -111,7 +111,7 @@ def summary(values: list[float]) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--url", help="HTTP URL on the VIP whose body ends with the answering node's name")
     target.add_argument("--probe", help="command printing the answering node's name (exit 0) through the VIP")

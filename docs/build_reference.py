@@ -43,6 +43,7 @@ def ansible_doc(kind: str, names: list[str]) -> dict[str, Any]:
         capture_output=True,
         text=True,
         env=env,
+        check=False,
     )
     if proc.returncode != 0 or proc.stderr.strip():
         raise DocError(f"ansible-doc -t {kind} failed or warned: {proc.stderr.strip() or proc.returncode}")
@@ -75,7 +76,7 @@ class Renderer:
             if code == "O":
                 if "#" not in body:
                     return f"`{body}`"
-                fqcn, _, option = body.partition("#")
+                fqcn, _unused, option = body.partition("#")
                 option = option.split(":", 1)[-1]
                 return f"`{option}`" if fqcn == self.fqcn else f"`{option}` of {self.link(fqcn)}"
             if code == "I":
@@ -90,7 +91,7 @@ class Renderer:
             if code == "M":
                 return self.link(body)
             if code == "P":
-                fqcn, _, kind = body.partition("#")
+                fqcn, _unused, kind = body.partition("#")
                 return self.link(fqcn, "role" if kind == "role" else "module")
             raise DocError(f"{self.where}: unknown markup {code}({body})")
 

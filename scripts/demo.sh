@@ -2,6 +2,7 @@
 # `make demo`: deploy the example application of inventories/local/ with playbooks/site.yml.
 # Without DEMO_KUBECONFIG it starts (or reuses) the local control plane: real API server, controllers and
 # scheduler, simulated kubelets (pods are placed and reported Running, but no container runs).
+# With DEMO_KUBECONFIG (your own cluster) it builds nothing and needs no Go: only the Python venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$PWD/.collections" ANSIBLE_ROLES_PATH="$PWD/roles"
@@ -14,13 +15,22 @@ else
 fi
 export RK_KUBECONFIG=$kubeconfig
 ansible-playbook -i inventories/local playbooks/site.yml "$@"
-kubectl="$(tests/cluster/build-binaries.sh)/kubectl"
 echo
 echo "[demo] where every pod runs:"
-"$kubectl" --kubeconfig "$kubeconfig" get pods -A -l app.kubernetes.io/managed-by=redundant.kube \
-  -o custom-columns='NAMESPACE:.metadata.namespace,POD:.metadata.name,SIDE:.metadata.labels.redundant\.kube/side,NODE:.spec.nodeName,PHASE:.status.phase' || true
+PYTHONPATH=.collections python - "$kubeconfig" <<'PY'
+import sys
+from ansible_collections.redundant.kube.plugins.module_utils.kube.client import ConnectionSettings, api_client_from_settings
+from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
+
+resources = Resources(api_client_from_settings(ConnectionSettings(kubeconfig=sys.argv[1])))
+print(f"{'NAMESPACE':<12} {'POD':<40} {'SIDE':<5} {'NODE':<10} PHASE")
+for pod in resources.list("v1", "Pod", label_selector="app.kubernetes.io/managed-by=redundant.kube"):
+    meta, labels = pod["metadata"], pod["metadata"].get("labels") or {}
+    print(f"{meta['namespace']:<12} {meta['name']:<40} {labels.get('redundant.kube/side', ''):<5} "
+          f"{pod['spec'].get('nodeName', ''):<10} {pod.get('status', {}).get('phase', '')}")
+PY
 echo
-echo "[demo] kubectl:  $kubectl --kubeconfig $kubeconfig get all -A"
 if [ -z "${DEMO_KUBECONFIG:-}" ]; then
+  echo "[demo] kubectl:  $(tests/cluster/build-binaries.sh)/kubectl --kubeconfig $kubeconfig get all -A"
   echo "[demo] stop the local cluster:  make demo-stop   (or: .venv/bin/python tests/cluster/local_cluster.py stop --name redundant-kube-demo)"
 fi

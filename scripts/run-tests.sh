@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test tiers in order and prints how long each took. No argument: every tier.
-#   static       ruff lint/format, ansible-test sanity (offline tests), collection build + offline install
+#   static       ruff lint/format, ansible-lint (production profile), ansible-test sanity (offline tests, pylint,
+#                Python 3.10), collection build + documented offline install + playbooks from the installed copy
 #   unit         pytest tests/unit (pure functions, keytool round trips)
 #   integration  pytest tests/integration against the local control plane
 #   molecule     role scenarios on systemd containers (podman)
@@ -24,7 +25,8 @@ trap 'rm -f "$sysctl_state"' EXIT
 python3 tests/host_sysctl.py save "$sysctl_state"
 
 tier_static() {
-  ruff check . && ruff format --check . && scripts/sanity.sh && scripts/test-collection-install.sh
+  ruff check . && ruff format --check . && ansible-lint --nocolor -q && scripts/sanity.sh &&
+    scripts/test-collection-install.sh
 }
 # Two workers: much of a test's time is an `ansible` process starting or the API server answering, so
 # two at once use both cores. Integration workers each start their own local control plane.

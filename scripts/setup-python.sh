@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=${RK_CACHE:-$HOME/.cache/redundant-kube}
-ANSIBLE_WHEEL_VERSION=12.3.0
+. scripts/ansible-wheel.env
 THIRD_PARTY=(ansible/posix kubernetes/core community/general containers/podman)
 mkdir -p "$cache"
 if [ ! -x .venv/bin/python ] || ! cmp -s requirements-dev.txt .venv/.requirements-dev.txt || ! cmp -s requirements.txt .venv/.requirements.txt; then

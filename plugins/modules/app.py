@@ -354,6 +354,15 @@ options:
         type: str
         choices: [http, https]
         default: http
+      via:
+        description:
+          - How the V(http) GET reaches the pod. V(pod_ip) - straight to the pod's IP from the controller, which
+            must then reach the pod network (a node, or a host routed into it). V(api_server) - through the API
+            server's pod proxy (C(/api/v1/namespaces/NS/pods/NAME:PORT/proxy/PATH)), so a controller that only
+            reaches the API server (AWX outside the cluster) can ask; needs C(get) on C(pods/proxy).
+        type: str
+        choices: [pod_ip, api_server]
+        default: pod_ip
   config_files:
     description:
       - Files rendered into one ConfigMap each and mounted at exactly O(config_files[].path) via C(subPath), leaving

@@ -188,7 +188,7 @@ class LocalCluster:
             "metadata": {"name": "redundant-kube-local-cluster", "namespace": "kube-public"},
             "data": {"name": self.name},
         }
-        for _ in range(50):  # kube-public is made by the API server just after it is ready
+        for _iteration in range(50):  # kube-public is made by the API server just after it is ready
             created = self.kubectl_run("create", "-f", "-", stdin=json.dumps(marker), check=False)
             if 'namespaces "kube-public" not found' not in created.stderr:
                 break
@@ -328,7 +328,7 @@ def seed_manifests(nodes: int) -> str:
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None, check: bool = True) -> None:
-    result = subprocess.run(cmd, env=env, text=True, capture_output=True)
+    result = subprocess.run(cmd, env=env, text=True, capture_output=True, check=False)
     if check and result.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
 

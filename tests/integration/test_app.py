@@ -458,6 +458,7 @@ def test_rendered_output_passes_kubectl_server_side_dry_run(kube_cluster, namesp
         ],
         capture_output=True,
         text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("serverside-applied (server dry run)") == len(run.result["files"])

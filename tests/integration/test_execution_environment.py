@@ -20,7 +20,7 @@ BIN = Path(sys.executable).parent
 
 
 def run(*cmd: str, cwd: Path) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
@@ -81,10 +81,9 @@ def test_the_collection_declares_its_python_and_system_dependencies(builder, ee_
         cwd=tmp_path,
     )
     found = run(builder, "introspect", "--sanitize", str(tmp_path), cwd=tmp_path)
-    runtime = [
-        line.split("==")[0] for line in (REPO / "requirements.txt").read_text().splitlines() if "==" in line
-    ]
-    # ansible-core and PyYAML are in every execution environment already: ansible-builder leaves them out.
-    for package in (p for p in runtime if p.lower() not in ("ansible-core", "pyyaml")):
-        assert f"{package}==" in found, found
+    runtime = [line.strip() for line in (REPO / "requirements.txt").read_text().splitlines() if ">=" in line]
+    assert runtime, "requirements.txt names no package with a lower bound"
+    # PyYAML is in every execution environment already (ansible-core needs it): ansible-builder leaves it out.
+    for requirement in (r for r in runtime if not r.lower().startswith("pyyaml")):
+        assert requirement in found, found
     assert "openssh-clients [platform:rpm]" in found

@@ -61,14 +61,17 @@ class JavaTools:
     classes: Path
 
     def keytool_run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([self.keytool, *args], capture_output=True, text=True)
+        proc = subprocess.run([self.keytool, *args], capture_output=True, text=True, check=False)
         if check and proc.returncode != 0:
             raise AssertionError(f"keytool {' '.join(args)} failed: {proc.stdout} {proc.stderr}")
         return proc
 
     def check(self, *args: str) -> subprocess.CompletedProcess:
         proc = subprocess.run(
-            [self.java, "-cp", str(self.classes), "KeystoreCheck", *args], capture_output=True, text=True
+            [self.java, "-cp", str(self.classes), "KeystoreCheck", *args],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode != 0:
             raise AssertionError(f"KeystoreCheck {args[0]} failed: {proc.stdout} {proc.stderr}")

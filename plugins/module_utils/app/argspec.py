@@ -185,6 +185,7 @@ APP_ARGUMENT_SPEC: dict[str, Any] = {
             "path": {"type": "str", "default": "/"},
             "port": {"type": "int"},
             "scheme": {"type": "str", "choices": ["http", "https"], "default": "http"},
+            "via": {"type": "str", "choices": ["pod_ip", "api_server"], "default": "pod_ip"},
         },
         "required_if": [["type", "exec", ["command"]], ["type", "http", ["port"]]],
     },

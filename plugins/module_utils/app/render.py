@@ -502,18 +502,18 @@ def _workload_annotations(spec: AppSpec, wl: Workload) -> dict[str, str]:
     annotations = {ANNOTATION_TOPOLOGY: spec.topology, ANNOTATION_TOPOLOGY_KEY: spec.topology_key}
     if spec.active_probe and wl.kind == "server":
         probe = spec.active_probe
-        annotations[ANNOTATION_ACTIVE_PROBE] = json.dumps(
-            {
-                "type": probe.type,
-                "key": probe.key,
-                "value": probe.value,
-                "command": list(probe.command),
-                "path": probe.path,
-                "port": probe.port,
-                "scheme": probe.scheme,
-            },
-            sort_keys=True,
-        )
+        recorded = {
+            "type": probe.type,
+            "key": probe.key,
+            "value": probe.value,
+            "command": list(probe.command),
+            "path": probe.path,
+            "port": probe.port,
+            "scheme": probe.scheme,
+        }
+        if probe.via != "pod_ip":  # the default is left out, so workloads recorded before it stay unchanged
+            recorded["via"] = probe.via
+        annotations[ANNOTATION_ACTIVE_PROBE] = json.dumps(recorded, sort_keys=True)
     return annotations
 
 

@@ -70,6 +70,11 @@ def call_probe(api_client: Any, namespace: str, timeout: float = 5) -> Callable[
     """active_probe of type exec/http: ask each Ready server pod; the ones that answer yes are active."""
 
     def ask(pod: dict[str, Any], probe: dict[str, Any]) -> bool:
+        if probe["type"] == "http" and probe.get("via") == "api_server":
+            status = Resources(api_client).pod_proxy_status(
+                namespace, pod["metadata"]["name"], probe["port"], probe["path"], probe["scheme"], timeout
+            )
+            return status == 200
         if probe["type"] == "http":
             ip = pod.get("status", {}).get("podIP")
             if not ip:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -204,6 +205,7 @@ class ActiveProbe:
     path: str
     port: int | None
     scheme: str
+    via: str = "pod_ip"  # http: pod_ip from the controller, or api_server (the API server's pod proxy)
 
 
 @dataclass(frozen=True)
@@ -611,34 +613,36 @@ def _string_map(raw: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
 def _check_mount_paths(spec: AppSpec) -> None:
     """A path mounted twice in one container makes the pod invalid: say which two options collide."""
     for workload in spec.workload_names:
-        seen: dict[str, str] = {}
-
-        def claim(path: str, option: str, wl: str = workload, used: dict[str, str] = seen) -> None:
+        used: dict[str, str] = {}
+        for path, option in _workload_mounts(spec, workload):
             if path in used:
                 raise SpecError(
-                    f"mount path '{path}' is used twice in workload '{wl}': {used[path]} and {option}"
+                    f"mount path '{path}' is used twice in workload '{workload}': {used[path]} and {option}"
                 )
             used[path] = option
 
-        def applies(workloads: tuple[str, ...] | None, wl: str = workload) -> bool:
-            return workloads is None or wl in workloads
 
-        for i, vol in enumerate(spec.volumes):
-            if applies(vol.workloads):
-                claim(vol.mount_path, f"volumes[{i}] ({vol.name})")
-        for i, cfg in enumerate(spec.config_files):
-            if applies(cfg.workloads):
-                claim(cfg.path, f"config_files[{i}]")
-        if spec.odbc and applies(spec.odbc.workloads):
-            claim(spec.odbc.path, "odbc.path")
-        for mount in spec.external_mounts:
-            if applies(mount.workloads):
-                claim(mount.mount_path, f"{mount.option}.mount_path")
-        if spec.core_dumps and applies(spec.core_dumps.workloads):
-            claim(spec.core_dumps.directory, "core_dumps.core_pattern")
-        container = spec_container(spec, workload)
-        for device in container.devices:
-            claim(device, f"devices of {workload}")
+def _workload_mounts(spec: AppSpec, workload: str) -> Iterator[tuple[str, str]]:
+    """(path, option that mounts it) for every path mounted into one workload's container."""
+
+    def applies(workloads: tuple[str, ...] | None) -> bool:
+        return workloads is None or workload in workloads
+
+    for i, vol in enumerate(spec.volumes):
+        if applies(vol.workloads):
+            yield vol.mount_path, f"volumes[{i}] ({vol.name})"
+    for i, cfg in enumerate(spec.config_files):
+        if applies(cfg.workloads):
+            yield cfg.path, f"config_files[{i}]"
+    if spec.odbc and applies(spec.odbc.workloads):
+        yield spec.odbc.path, "odbc.path"
+    for mount in spec.external_mounts:
+        if applies(mount.workloads):
+            yield mount.mount_path, f"{mount.option}.mount_path"
+    if spec.core_dumps and applies(spec.core_dumps.workloads):
+        yield spec.core_dumps.directory, "core_dumps.core_pattern"
+    for device in spec_container(spec, workload).devices:
+        yield device, f"devices of {workload}"
 
 
 def spec_container(spec: AppSpec, workload: str) -> Container:
@@ -763,7 +767,7 @@ def parse_spec(params: dict[str, Any]) -> AppSpec:
         egress = Egress(tuple(rules), params["egress"]["dns"])
 
     labels = _string_map(params.get("labels"))
-    for key, _ in labels:
+    for key, _value in labels:
         if key.startswith(("app.kubernetes.io/", "redundant.kube/")):
             raise SpecError(
                 f"labels: '{key}' is set by the module: choose a key outside app.kubernetes.io/ and redundant.kube/"
@@ -780,6 +784,7 @@ def parse_spec(params: dict[str, Any]) -> AppSpec:
             path=probe["path"],
             port=probe.get("port"),
             scheme=probe["scheme"],
+            via=probe.get("via") or "pod_ip",
         )
     if params["failover_toleration_seconds"] < 0:
         raise SpecError("failover_toleration_seconds must be 0 or more")

@@ -57,7 +57,7 @@ def parse_time(text: str | None) -> float | None:
 def format_time(seconds: float | None) -> str | None:
     if seconds is None:
         return None
-    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
+    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
     return moment.isoformat(timespec="milliseconds" if seconds % 1 else "seconds").replace("+00:00", "Z")
 
 

@@ -242,7 +242,7 @@ class _Reader:
         cls = JavaClass(name, suid, 0, [])
         self.new_handle(cls)
         cls.flags = self.unpack(">B")
-        for _ in range(self.unpack(">H")):
+        for _iteration in range(self.unpack(">H")):
             code = chr(self.unpack(">B"))
             fname = self.utf()
             signature = None
@@ -279,9 +279,9 @@ class _Reader:
             value = self.take(size)
         elif element in _PRIMITIVES:
             fmt, width = _PRIMITIVES[element]
-            value = [struct.unpack(fmt, self.take(width))[0] for _ in range(size)]
+            value = [struct.unpack(fmt, self.take(width))[0] for _iteration in range(size)]
         else:
-            value = [self.content() for _ in range(size)]
+            value = [self.content() for _iteration in range(size)]
         self.handles[slot] = value
         return value
 

@@ -107,7 +107,7 @@ def unseal_key(alias: str, sealed: javaser.JavaObject, password: str) -> tuple[s
     salt_node, count_node = der.decode(params).expect(der.SEQUENCE, "PBE parameters").children()
     try:
         plain = pbe.sun_pbe_decrypt(content, password, salt_node.as_octets(), count_node.as_int())
-        obj, _ = javaser.read_object(plain)
+        obj, _unused = javaser.read_object(plain)
     except (pbe.BadDecrypt, KeystoreFormatError) as exc:
         if isinstance(exc, KeystoreFormatError) and "iteration count" in str(exc):
             raise KeystoreFormatError(f"alias {alias!r}: {exc}") from exc
@@ -133,7 +133,7 @@ def unlock(entry: SecretKeyEntry, password: str) -> None:
     """Fill in `algorithm` and `key` of a locked entry read from a JCEKS file."""
     if entry.protected is None or entry.origin != "jceks":
         raise KeystoreInputError(f"secret key {entry.alias!r} has no JCEKS sealed form")
-    sealed, _ = javaser.read_object(entry.protected)
+    sealed, _unused = javaser.read_object(entry.protected)
     if not isinstance(sealed, javaser.JavaObject):
         raise KeystoreFormatError(f"alias {entry.alias!r}: secret key entry is not a SealedObject")
     entry.algorithm, entry.key = unseal_key(entry.alias, sealed, password)
@@ -187,7 +187,7 @@ def load(
     if count < 0:
         raise KeystoreFormatError("negative JCEKS entry count")
     entries: list[KeystoreEntry] = []
-    for _ in range(count):
+    for _iteration in range(count):
         tag = cur.int()
         alias = cur.utf()
         created = from_millis(cur.long())
@@ -198,7 +198,7 @@ def load(
         elif tag == TAG_PRIVATE_KEY:
             protected = cur.blob()
             chain = []
-            for _ in range(cur.int()):
+            for _iteration in range(cur.int()):
                 if version == 2:
                     cur.utf()
                 chain.append(cur.blob())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ansible_collections.redundant.kube.plugins.module_utils.keystore.errors import (
@@ -42,7 +42,7 @@ def normalize_alias(alias: str) -> str:
 
 def now_utc() -> datetime:
     # Java stores milliseconds; keep no finer precision so a round trip compares equal.
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     return now.replace(microsecond=(now.microsecond // 1000) * 1000)
 
 
@@ -52,7 +52,7 @@ def to_millis(moment: datetime) -> int:
 
 def from_millis(millis: int) -> datetime:
     try:
-        return datetime.fromtimestamp(millis / 1000, UTC)
+        return datetime.fromtimestamp(millis / 1000, timezone.utc)
     except (ValueError, OverflowError, OSError):
         raise KeystoreFormatError(f"entry date {millis} ms is out of range") from None
 

@@ -136,7 +136,7 @@ def _sun_derive(password: bytes, salt: bytes, iterations: int, legacy: bool = Fa
     derived = b""
     for half in (first, second):
         block = half
-        for _ in range(iterations):
+        for _iteration in range(iterations):
             block = hashlib.md5(block + password).digest()
         derived += block
     return derived[:24], derived[24:]
@@ -191,7 +191,7 @@ def pkcs12_kdf(
     out = b""
     while len(out) < length:
         a = hashlib.new(hash_name, d + bytes(i_block)).digest()
-        for _ in range(iterations - 1):
+        for _iteration in range(iterations - 1):
             a = hashlib.new(hash_name, a).digest()
         out += a
         b = int.from_bytes((a * (v // u + 1))[:v], "big") + 1
@@ -253,7 +253,7 @@ def _rc2_decrypt_block(k: list[int], block: bytes) -> bytes:
             r[i] = (r[i] - k[r[(i - 1) % 4] & 63]) & 0xFFFF
 
     for rounds, mash in ((5, True), (6, True), (5, False)):
-        for _ in range(rounds):
+        for _iteration in range(rounds):
             unmix()
         if mash:
             unmash()
@@ -312,7 +312,7 @@ def _pbes2_decrypt(params: der.Node, password: str, data: bytes) -> bytes:
         if extra.tag == der.INTEGER:
             key_length = extra.as_int()
         else:
-            prf_oid, _ = der.parse_algorithm_identifier(extra)
+            prf_oid, _unused = der.parse_algorithm_identifier(extra)
             if prf_oid not in HMAC_OIDS:
                 raise KeystoreFormatError(f"unsupported PBKDF2 PRF {prf_oid}")
             prf = HMAC_OIDS[prf_oid]

@@ -126,7 +126,7 @@ def _parse_secret_key_info(alias: str, plain: bytes) -> tuple[str, bytes]:
         version, algorithm, key = der.decode(plain).expect(der.SEQUENCE).children()[:3]
         if version.as_int() != 0:
             raise KeystoreFormatError(f"alias {alias!r}: unexpected key info version")
-        oid, _ = der.parse_algorithm_identifier(algorithm)
+        oid, _unused = der.parse_algorithm_identifier(algorithm)
         return SECRET_KEY_OIDS.get(oid, oid), key.as_octets()
     except (KeystoreFormatError, ValueError) as exc:
         # Garbage after a "successful" decryption (the padding matched by chance): a wrong password.
@@ -150,7 +150,7 @@ def _check_mac(pfx: list[der.Node], auth_safe_octets: bytes, store_password: str
         return  # no MAC: the password is checked when the certificates are decrypted
     mac_data = pfx[2].expect(der.SEQUENCE, "MacData").children()
     digest_info = mac_data[0].children()
-    digest_oid, _ = der.parse_algorithm_identifier(digest_info[0])
+    digest_oid, _unused = der.parse_algorithm_identifier(digest_info[0])
     expected = digest_info[1].as_octets()
     salt = mac_data[1].as_octets()
     iterations = mac_data[2].as_int() if len(mac_data) > 2 else 1

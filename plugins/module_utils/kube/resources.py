@@ -303,5 +303,29 @@ class Resources:
             return False
         return True
 
+    def pod_proxy_status(
+        self, namespace: str, pod: str, port: int, path: str, scheme: str = "http", timeout: float = 5
+    ) -> int | None:
+        """HTTP status of a GET on a pod's port through the API server's pod proxy, or None when the API
+        server could not reach the pod; for a controller that reaches the API server but not the pods."""
+        target = f"{scheme}:{pod}:{port}" if scheme == "https" else f"{pod}:{port}"
+        try:
+            response = self.api_client.call_api(
+                f"/api/v1/namespaces/{namespace}/pods/{target}/proxy/{path.lstrip('/')}",
+                "GET",
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=timeout,
+            )
+        except ApiException as exc:
+            if exc.status in (401, 403):
+                raise self.explain(exc, f"the pod proxy of {namespace}/{pod}") from None
+            # 503 and 502: the API server could not reach the pod; other codes are the pod's own answer.
+            return None if exc.status in (502, 503) else exc.status
+        except urllib3.exceptions.HTTPError as exc:
+            raise self.unreachable(exc) from None
+        return response.status
+
     def server_version(self) -> dict[str, Any]:
         return self.request("GET", "/version", what="the server version")

@@ -83,7 +83,7 @@ def grow_offline(
         for manifest in restore:
             resources.apply(manifest)
         raise KubeError(
-            f"volume growth: the pods of {', '.join(n for _, n in users)} did not stop within {timeout:g}s; "
+            f"volume growth: the pods of {', '.join(n for _unused, n in users)} did not stop within {timeout:g}s; "
             "scaled back without growing; stop them and run again"
         )
     for name, old, new in claims:

@@ -131,7 +131,7 @@ def wait_for_ready(
                 done.append(live)
             else:
                 still.append((live, progress))
-        pending = [obj for obj, _ in still]
+        pending = [obj for obj, _unused in still]
         return not still, still
 
     def timeout_message(still: list[tuple[dict[str, Any], str]]) -> str:

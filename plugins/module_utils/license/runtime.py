@@ -269,7 +269,7 @@ def roll_back(
             _restart(resources, req, _get(resources, req.namespace, c), annotation_key, annotation)
     except KubeError as exc:
         return f"rollback failed: {exc}"
-    names = ", ".join(c.label for c, _ in side_restarts)
+    names = ", ".join(c.label for c, _unused in side_restarts)
     return f"rolled back: previous license restored in {req.ref}, restarted again and Ready: {names}"
 
 

@@ -62,7 +62,7 @@ def test_preps_run_beside_a_scenario_that_leaves_the_server_alone_and_finish_bef
         events.append("prep ends")
 
     selected = [
-        Scenario("client", lambda t: client_only(t), touches_server=False),
+        Scenario("client", client_only, touches_server=False),
         Scenario("server", lambda t: events.append("server scenario runs"), server_prep=prep),
     ]
     tier = FakeTier()

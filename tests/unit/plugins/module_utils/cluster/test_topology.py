@@ -34,7 +34,7 @@ K3S_MATRIX = [
 @pytest.mark.parametrize(
     ("servers", "witnesses", "datastore", "problem"),
     K3S_MATRIX,
-    ids=[f"{s}servers-{w}witness-{'datastore' if d else 'etcd'}" for s, w, d, _ in K3S_MATRIX],
+    ids=[f"{s}servers-{w}witness-{'datastore' if d else 'etcd'}" for s, w, d, _unused in K3S_MATRIX],
 )
 def test_k3s_topology_matrix(servers, witnesses, datastore, problem):
     problems = topo.k3s_topology_problems(
@@ -201,7 +201,7 @@ def test_kubeadm_never_inits_twice():
 
 def facts(*interfaces: tuple[str, str, str]) -> dict:
     """Gathered-facts shape: interfaces list plus one key per interface with its primary ipv4."""
-    result: dict = {"interfaces": ["lo"] + [name for name, _, _ in interfaces]}
+    result: dict = {"interfaces": ["lo"] + [name for name, _unused, _unused in interfaces]}
     result["lo"] = {"ipv4": {"address": "127.0.0.1", "netmask": "255.0.0.0"}}
     for name, address, netmask in interfaces:
         result[name.replace("-", "_")] = {

@@ -46,7 +46,7 @@ def counter_random():
     counter = itertools.count()
 
     def random(n: int) -> bytes:
-        return bytes((next(counter) * 7) & 0xFF for _ in range(n))
+        return bytes((next(counter) * 7) & 0xFF for _iteration in range(n))
 
     return random
 
@@ -277,7 +277,7 @@ def test_jceks_default_iterations_are_jdk17s():
     blob = Keystore("jceks", [SecretKeyEntry("k", algorithm="AES", key=KEY128)]).dump(
         "changeit", {"k": "kp1234"}
     )
-    sealed, _ = javaser.read_object(blob, 12 + 4 + 3 + 8)
+    sealed, _unused = javaser.read_object(blob, 12 + 4 + 3 + 8)
     salt, count = asn1.decode(sealed.fields["encodedParams"]).children()
     assert len(salt.as_octets()) == 8 and count.as_int() == 200_000
 
@@ -422,7 +422,7 @@ def test_mutated_files_only_raise_keystore_errors(store_type, ca_certs):
         body = asn1.decode(blob).children()[1].children()[1].children()[0].as_octets()
     assert Keystore.load(_with_integrity(store_type, body), "pw1234", {"k": "kp1234"}).get("k").key == KEY128
     rng = random.Random(4)
-    for _ in range(1500):
+    for _iteration in range(1500):
         mutated = bytearray(body)
         where = rng.randrange(len(mutated))
         choice = rng.randrange(3)
@@ -431,6 +431,6 @@ def test_mutated_files_only_raise_keystore_errors(store_type, ca_certs):
         elif choice == 1:
             del mutated[where:]
         else:
-            mutated[where:where] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 5)))
+            mutated[where:where] = bytes(rng.randrange(256) for _iteration in range(rng.randrange(1, 5)))
         with contextlib.suppress(KeystoreError):
             Keystore.load(_with_integrity(store_type, bytes(mutated)), "pw1234", {"k": "kp1234"})

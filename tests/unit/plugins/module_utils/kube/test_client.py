@@ -34,8 +34,55 @@ def test_connection_spec_hides_secrets():
     spec = connection_argument_spec()
     assert spec["api_key"]["no_log"] is True
     assert spec["password"]["no_log"] is True
-    assert spec["kubeconfig"]["type"] == "path"
+    assert spec["kubeconfig"]["no_log"] is True  # a kubeconfig given as a dict holds credentials
+    assert spec["proxy_headers"]["options"]["proxy_basic_auth"]["no_log"] is True
     assert "no_log" not in spec["context"]
+
+
+def test_connection_options_match_kubernetes_core():
+    """Every connection option of kubernetes.core, with its type and aliases, so one module_defaults serves both."""
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+
+    ours = connection_argument_spec()
+    for name, theirs in AUTH_ARG_SPEC.items():
+        assert name in ours, f"kubernetes.core has connection option {name}, we do not"
+        assert ours[name]["type"] == theirs.get("type", "str"), name
+        assert sorted(ours[name].get("aliases", [])) == sorted(theirs.get("aliases", [])), name
+        assert set(ours[name].get("options", {})) == set(theirs.get("options", {})), name
+
+
+def test_new_options_fall_back_to_their_environment_variables():
+    env = {
+        "K8S_AUTH_NO_PROXY": "10.0.0.0/8,.cluster.local",
+        "K8S_AUTH_PERSIST_CONFIG": "yes",
+        "K8S_AUTH_IMPERSONATE_USER": "system:serviceaccount:ops:deployer",
+        "K8S_AUTH_IMPERSONATE_GROUPS": "ops, auditors,",
+        "K8S_AUTH_PROXY_HEADERS_USER_AGENT": "rk/1.0",
+        "K8S_AUTH_PROXY_HEADERS_PROXY_BASIC_AUTH": "u:p",
+    }
+    settings = settings_from_params({}, env)
+    assert settings.no_proxy == "10.0.0.0/8,.cluster.local"
+    assert settings.persist_config is True
+    assert settings.impersonate_user == "system:serviceaccount:ops:deployer"
+    assert settings.impersonate_groups == ("ops", "auditors")
+    assert settings.proxy_headers == (("proxy_basic_auth", "u:p"), ("user_agent", "rk/1.0"))
+    given = settings_from_params({"proxy_headers": {"basic_auth": "a:b", "user_agent": None}}, env)
+    assert given.proxy_headers == (("basic_auth", "a:b"),)
+
+
+def test_kubeconfig_given_as_a_dict_is_kept_as_data():
+    config = {"apiVersion": "v1", "kind": "Config", "contexts": [{"name": "c", "context": {"cluster": "x"}}]}
+    settings = settings_from_params({"kubeconfig": config}, {})
+    assert settings.kubeconfig is None
+    assert settings.kubeconfig_data is not None
+    assert hash(settings)  # settings key the client cache
+
+
+def test_impersonated_groups_need_a_user():
+    with pytest.raises(KubeError, match="impersonate_groups needs impersonate_user"):
+        api_client_from_settings(
+            ConnectionSettings(host="https://127.0.0.1:1", impersonate_groups=("g",)), environ={}
+        )
 
 
 def test_no_connection_at_all_is_one_line(tmp_path, monkeypatch):

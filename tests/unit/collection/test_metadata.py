@@ -1,0 +1,122 @@
+"""What the collection says about itself (galaxy.yml, meta/, role metadata, requirements) is true."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+ROLES = sorted(p.parent.parent for p in REPO.glob("roles/*/meta/argument_specs.yml"))
+# The systems the role tiers run on: molecule's image and the VM tier are Debian 12 (bookworm).
+TESTED_PLATFORMS = {"Debian": ["bookworm"]}
+# Roles that only run on the controller claim no node system.
+CONTROLLER_ROLES = {"inventory_check", "storage"}
+
+
+def _yaml(path: Path):
+    return yaml.safe_load(path.read_text())
+
+
+def _spec_options(role: Path) -> dict[str, dict]:
+    options: dict[str, dict] = {}
+    for entry in _yaml(role / "meta/argument_specs.yml")["argument_specs"].values():
+        options.update(entry.get("options") or {})
+    return options
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
+def test_every_role_default_is_in_its_argument_spec(role: Path):
+    defaults_file = role / "defaults/main.yml"
+    defaults = (_yaml(defaults_file) or {}) if defaults_file.exists() else {}
+    options = _spec_options(role)
+    missing = sorted(set(defaults) - set(options))
+    assert not missing, f"{role.name}: defaults/main.yml has {missing}, meta/argument_specs.yml does not"
+    for name, value in defaults.items():
+        spec = options[name]
+        assert "default" in spec, (
+            f"{role.name}: {name} defaults to {value!r}: say so with default: in the spec"
+        )
+        # A templated default is computed on the host: the spec may describe it instead of repeating it.
+        if not (isinstance(value, str) and "{{" in value):
+            assert spec["default"] == value, (
+                f"{role.name}: {name} is {value!r} in defaults, {spec['default']!r} in the spec"
+            )
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.name)
+def test_role_platforms_are_the_tested_ones(role: Path):
+    platforms = {p["name"]: p["versions"] for p in _yaml(role / "meta/main.yml")["galaxy_info"]["platforms"]}
+    expected = {"GenericLinux": ["all"]} if role.name in CONTROLLER_ROLES else TESTED_PLATFORMS
+    assert platforms == expected
+
+
+def test_galaxy_metadata_names_no_made_up_location():
+    galaxy = _yaml(REPO / "galaxy.yml")
+    for key in ("repository", "documentation", "homepage", "issues"):
+        url = galaxy.get(key)
+        assert url is None or not re.search(r"example\.|\.invalid\b|localhost", url), f"{key}: {url}"
+
+
+def test_the_licence_text_ships():
+    galaxy = _yaml(REPO / "galaxy.yml")
+    assert galaxy["license"] == ["GPL-3.0-or-later"]
+    text = (REPO / "COPYING").read_text()
+    assert "GNU GENERAL PUBLIC LICENSE" in text and "Version 3, 29 June 2007" in text
+
+
+def _requirements(path: Path) -> list[str]:
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
+    return [line for line in lines if line and not line.startswith("-r")]
+
+
+def test_runtime_requirements_are_lower_bounds_the_test_environment_pins():
+    runtime = _requirements(REPO / "requirements.txt")
+    assert runtime, "requirements.txt is empty"
+    pins = dict(line.split("==", 1) for line in _requirements(REPO / "requirements-dev.txt") if "==" in line)
+    for requirement in runtime:
+        name, _sep, bound = requirement.partition(">=")
+        assert bound and "," not in bound and "==" not in requirement, f"not a lower bound: {requirement}"
+        assert name in pins, f"{name}: requirements-dev.txt should pin the version the project tests with"
+    execution_environment = _yaml(REPO / "meta/execution-environment.yml")
+    assert execution_environment["dependencies"]["python"] == "requirements.txt"
+
+
+def test_runtime_requirements_are_imported():
+    """Every runtime requirement is imported by the plugins (jmespath was declared and never used)."""
+    sources = "\n".join(p.read_text() for p in (REPO / "plugins").rglob("*.py"))
+    modules = {"PyYAML": "yaml"}
+    for requirement in _requirements(REPO / "requirements.txt"):
+        name = requirement.split(">=")[0]
+        module = modules.get(name, name.replace("-", "_"))
+        assert re.search(rf"^\s*(import|from) {module}\b", sources, re.M), (
+            f"{name} is required but never imported"
+        )
+
+
+def test_architecture_figure_names_only_tested_systems():
+    figure = (REPO / "docs/architecture.svg").read_text()
+    for untested in ("Ubuntu", "EL ", "RHEL", "CentOS"):
+        assert untested not in figure
+    assert "Debian 12" in figure
+
+
+def test_connection_defaults_are_set_in_one_place():
+    """Every play's module_defaults take the connection from playbooks/vars/kube_connection.yml."""
+    runtime = _yaml(REPO / "meta/runtime.yml")
+    assert {"metadata": {"extend_group": ["kubernetes.core.k8s"]}} in runtime["action_groups"]["k8s"]
+    shared = {
+        "group/redundant.kube.k8s": "{{ rk_kube_connection }}",
+        "group/kubernetes.core.helm": "{{ rk_helm_connection }}",
+    }
+    plays = [play for path in sorted((REPO / "playbooks").glob("*.yml")) for play in _yaml(path)]
+    with_defaults = [play for play in plays if "module_defaults" in play]
+    assert with_defaults, "no play sets module_defaults"
+    for play in with_defaults:
+        assert play["vars_files"] == ["vars/kube_connection.yml"], play["name"]
+        for group, value in play["module_defaults"].items():
+            assert shared.get(group) == value, (
+                f"{play['name']}: {group} is set apart from the shared connection"
+            )
