@@ -32,7 +32,9 @@ def report(
 ):
     """app_info's result: workloads, pods, claims, redundancy with reasons, active side."""
     if resources.get("v1", "Namespace", namespace) is None:
-        return app_report([], [], [], [], {})
+        missing = app_report([], [], [], [], {})
+        missing["reasons"] = [f"namespace {namespace} does not exist"]
+        return {**missing, "active_side": None, "active_pods": []}
     selector = app_selector(name)
     workloads = [
         w

@@ -289,10 +289,12 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _check_name(option: str, value: str) -> None:
-    if not _DNS_LABEL.match(value or ""):
+def check_name(option: str, value: str) -> None:
+    """An app or namespace name: a DNS label (RFC 1123, starting with a letter)."""
+    if not isinstance(value, str) or len(value) > _MAX_NAME or not _DNS_LABEL.match(value):
         raise SpecError(
-            f"{option} '{value}' is not a valid name: use lower-case letters, digits and '-', starting with a letter"
+            f"{option} '{value}' is not a valid name: use lower-case letters, digits and '-', starting with a letter "
+            f"(at most {_MAX_NAME})"
         )
 
 
@@ -435,7 +437,7 @@ def _check_resources(option: str, raw: dict[str, Any] | None) -> dict[str, Any] 
 
 
 def _container(option: str, raw: dict[str, Any]) -> Container:
-    _check_name(f"{option}.name", raw["name"])
+    check_name(f"{option}.name", raw["name"])
     _check_image(f"{option}.image", raw["image"])
     env = []
     for key, value in (raw.get("env") or {}).items():
@@ -444,7 +446,7 @@ def _container(option: str, raw: dict[str, Any]) -> Container:
     ports = []
     port_names: dict[str, int] = {}
     for i, port in enumerate(raw.get("ports") or []):
-        _check_name(f"{option}.ports[{i}].name", port["name"])
+        check_name(f"{option}.ports[{i}].name", port["name"])
         if len(port["name"]) > 15:
             raise SpecError(f"{option}.ports[{i}].name '{port['name']}' is longer than 15 characters")
         if port["name"] in port_names:
@@ -501,7 +503,7 @@ def _workloads(option: str, value: list[str] | None, known: tuple[str, ...]) -> 
 
 
 def _volume(option: str, raw: dict[str, Any], known: tuple[str, ...]) -> Volume:
-    _check_name(f"{option}.name", raw["name"])
+    check_name(f"{option}.name", raw["name"])
     common = {
         "name": raw["name"],
         "mount_path": _check_abs_path(f"{option}.mount_path", raw["mount_path"]),
@@ -565,7 +567,7 @@ def _check_unique_service_ports(option: str, ports: list[ServicePort]) -> None:
     names: dict[str, int] = {}
     numbers: dict[tuple[int, str], int] = {}
     for j, port in enumerate(ports):
-        _check_name(f"{option}.ports[{j}].name", port.name)
+        check_name(f"{option}.ports[{j}].name", port.name)
         if port.name in names:
             raise SpecError(
                 f"{option}.ports[{j}].name '{port.name}' is also ports[{names[port.name]}]: port names must be unique"
@@ -584,7 +586,7 @@ def _services(
     for i, svc in enumerate(raw):
         option = f"services[{i}]"
         if svc.get("name"):
-            _check_name(f"{option}.name", svc["name"])
+            check_name(f"{option}.name", svc["name"])
         name = f"{app}-{svc['name']}" if svc.get("name") else app
         if len(name) + 2 > _MAX_NAME:
             raise SpecError(
@@ -767,8 +769,8 @@ def spec_container(spec: AppSpec, workload: str) -> Container:
 
 
 def _check_basics(params: dict[str, Any]) -> None:
-    _check_name("name", params["name"])
-    _check_name("namespace", params["namespace"])
+    check_name("name", params["name"])
+    check_name("namespace", params["namespace"])
     if params.get("topology") not in TOPOLOGIES:
         raise SpecError(f"topology '{params.get('topology')}' is unknown: use one of {', '.join(TOPOLOGIES)}")
     if not params.get("server"):

@@ -13,6 +13,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.client import 
     connection_argument_spec,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
+from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import check_timeout
 
 
 def kube_module(argument_spec: dict[str, Any], **kwargs: Any) -> AnsibleModule:
@@ -20,7 +21,13 @@ def kube_module(argument_spec: dict[str, Any], **kwargs: Any) -> AnsibleModule:
     spec = dict(connection_argument_spec())
     spec.update(argument_spec)
     kwargs.setdefault("supports_check_mode", True)
-    return AnsibleModule(argument_spec=spec, **kwargs)
+    module = AnsibleModule(argument_spec=spec, **kwargs)
+    if "wait_timeout" in spec and module.params.get("wait_timeout") is not None:
+        try:
+            check_timeout("wait_timeout", module.params["wait_timeout"])
+        except KubeError as exc:
+            module.fail_json(msg=str(exc))
+    return module
 
 
 def run_kube_module(module: AnsibleModule, body: Callable[[Resources], dict[str, Any]]) -> None:

@@ -19,6 +19,14 @@ class WaitTimeout(KubeError):
     """The deadline of a wait passed; str() says what was awaited and what was still missing."""
 
 
+def check_timeout(option: str, seconds: float) -> None:
+    """A wait of 0 seconds or less could only time out, after the changes were made: refuse it first."""
+    if seconds <= 0:
+        raise KubeError(
+            f"{option} must be more than 0 seconds, got {seconds:g}: give the seconds to wait, e.g. 300"
+        )
+
+
 def poll(
     check: Callable[[], tuple[bool, T]],
     deadline: float,
