@@ -31,9 +31,12 @@ def kube_module(argument_spec: dict[str, Any], **kwargs: Any) -> AnsibleModule:
 
 
 def run_kube_module(module: AnsibleModule, body: Callable[[Resources], dict[str, Any]]) -> None:
-    """Connect, run body, exit with its result; any KubeError becomes one fail_json line."""
+    """Connect, run body, exit with its result; any KubeError becomes one fail_json line.
+
+    A module that waits retries API blips for as long as it would wait (wait_timeout); others a few times."""
+    waits = module.params.get("wait", True) and module.params.get("wait_timeout")
     try:
-        resources = Resources(api_client_from_params(module.params))
+        resources = Resources(api_client_from_params(module.params), retry_window=waits or 0)
         result = body(resources)
     except KubeError as exc:
         module.fail_json(msg=str(exc))
