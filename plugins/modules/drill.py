@@ -63,7 +63,7 @@ options:
       - Refused, before anything is disrupted, for an app that is not a V(cluster).
     type: int
   wait_timeout:
-    description: Seconds to wait for redundancy before the step, and again for the recovery after it.
+    description: Seconds to wait for redundancy before the step, and again for the recovery after it; more than 0.
     type: int
     default: 300
   uncordon:

@@ -110,7 +110,7 @@ options:
     choices: [passive_first, a_first, b_first]
     default: passive_first
   wait_timeout:
-    description: Seconds each workload may take to be rolled out and Ready after its restart.
+    description: Seconds each workload may take to be rolled out and Ready after its restart; more than 0.
     type: int
     default: 300
   rollback:

@@ -154,6 +154,28 @@ def apply_set(resources: Resources, manifests: list[dict[str, Any]], check_mode:
     return result
 
 
+def applied_by(obj: dict[str, Any], field_manager: str) -> bool:
+    """Did `field_manager` write this object with server-side apply (not a controller creating it)? Pure."""
+    entries = obj.get("metadata", {}).get("managedFields") or []
+    return any(e.get("manager") == field_manager and e.get("operation") == "Apply" for e in entries)
+
+
+def prune_candidates(
+    live: list[dict[str, Any]], manifests: list[dict[str, Any]], field_manager: str
+) -> list[dict[str, Any]]:
+    """Objects of the set's owner (live, found by its labels) that the manifests no longer have: the ones to
+    prune, as kubectl apply --prune and ApplySets do. Only what `field_manager` applied counts, so objects a
+    controller made from the set (a StatefulSet's claims, a Deployment's ReplicaSets) are never touched. Pure."""
+    wanted = {(m["kind"], m["metadata"]["name"], m["metadata"].get("namespace")) for m in manifests}
+    return [
+        obj
+        for obj in live
+        if (obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace")) not in wanted
+        and not obj["metadata"].get("deletionTimestamp")
+        and applied_by(obj, field_manager)
+    ]
+
+
 def delete_set(resources: Resources, objects: list[dict[str, Any]], check_mode: bool = False) -> list[Change]:
     """Delete the given live objects (e.g. found by labels), dependents in the background."""
     changes = []

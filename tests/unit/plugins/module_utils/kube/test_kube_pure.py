@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.redundant.kube.plugins.module_utils.kube.apply_set import prune_candidates
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import (
     ConnectionSettings,
     KubeError,
@@ -148,3 +149,27 @@ def test_digest_ignores_metadata_and_key_is_valid_annotation():
     assert prefix == "checksum.redundant.kube"
     assert len(name) <= 63
     assert key == checksum_annotation_key("ConfigMap", "n" * 100)
+
+
+def live_object(kind, name, manager="redundant.kube", operation="Apply", deleting=False):
+    meta = {"name": name, "namespace": "ns", "managedFields": [{"manager": manager, "operation": operation}]}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-12-05T10:00:00Z"
+    return {"apiVersion": "v1", "kind": kind, "metadata": meta}
+
+
+def test_prune_candidates_are_what_the_manager_applied_and_the_set_no_longer_has():
+    manifests = [live_object("ConfigMap", "app-cfg-y"), live_object("Service", "app")]
+    live = [
+        live_object("ConfigMap", "app-cfg-y"),  # still rendered
+        live_object("ConfigMap", "app-cfg-x"),  # renamed away: pruned
+        live_object("Service", "app-extra"),  # removed: pruned
+        live_object(
+            "PersistentVolumeClaim", "data-app-0", manager="kube-controller-manager", operation="Update"
+        ),
+        live_object("ConfigMap", "hand-made", manager="kubectl-edit", operation="Update"),
+        live_object("Service", "app-old", deleting=True),
+        live_object("Service", "app", manager="kubectl", operation="Update"),  # same name, still wanted
+    ]
+    pruned = prune_candidates(live, manifests, "redundant.kube")
+    assert [o["metadata"]["name"] for o in pruned] == ["app-cfg-x", "app-extra"]
