@@ -11,6 +11,7 @@ from typing import Any
 
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.redundant.kube.plugins.module_utils.app.placement import placement_verdicts
 from ansible_collections.redundant.kube.plugins.module_utils.app.status import (
     active_by_metadata,
     active_side,
@@ -44,14 +45,19 @@ def report(
     pods = resources.list("v1", "Pod", namespace, label_selector=selector)
     claims = resources.list("v1", "PersistentVolumeClaim", namespace, label_selector=selector)
     pdbs = resources.list("policy/v1", "PodDisruptionBudget", namespace, label_selector=selector)
+    live_nodes = resources.list("v1", "Node")
     nodes = {}
-    for node in resources.list("v1", "Node"):
+    for node in live_nodes:
         nodes[node["metadata"]["name"]] = {
             "labels": node["metadata"].get("labels") or {},
             "ready": is_ready(node),
             "unschedulable": bool(node.get("spec", {}).get("unschedulable")),
         }
     result = app_report(workloads, pods, claims, pdbs, nodes)
+    classes = {c["metadata"]["name"] for c in resources.list("storage.k8s.io/v1", "StorageClass")}
+    verdicts = placement_verdicts(pods, live_nodes, claims, classes)
+    result["reasons"] += verdicts
+    result["redundant"] = result["redundant"] and not verdicts
     probe = result.get("active_probe")
     result["active_side"], result["active_pods"] = None, []
     if probe:

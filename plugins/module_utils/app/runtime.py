@@ -21,6 +21,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.app.manifest_yaml i
 from ansible_collections.redundant.kube.plugins.module_utils.app.placement import (
     pending_hint,
     placement_problems,
+    placement_verdicts,
     pod_summary,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.app.render import (
@@ -48,6 +49,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import
     APP_WORKLOAD_KINDS,
     HOSTNAME_KEY,
     app_selector,
+    condition,
     content_digest,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
@@ -149,12 +151,26 @@ def _live_for_growth(resources: Resources, spec: AppSpec, manifests: list[dict[s
     return claims, sets
 
 
+def impossible_placement(resources: Resources, spec: AppSpec) -> list[str]:
+    """The scheduler's verdicts on pods of the app it cannot place on this cluster whatever the wait."""
+    pods = resources.list("v1", "Pod", spec.namespace, label_selector=app_selector(spec.name))
+    if not any(condition(p, "PodScheduled").get("status") == "False" for p in pods):
+        return []
+    claims = resources.list(
+        "v1", "PersistentVolumeClaim", spec.namespace, label_selector=app_selector(spec.name)
+    )
+    classes = {c["metadata"]["name"] for c in resources.list("storage.k8s.io/v1", "StorageClass")}
+    return placement_verdicts(pods, resources.list("v1", "Node"), claims, classes)
+
+
 def wait_and_check_placement(
     resources: Resources, spec: AppSpec, workloads: list[dict[str, Any]], timeout: float
 ):
     """Wait for rollout, then verify where the scheduler put the pods. KubeError with the reason if not."""
     try:
-        wait_for_ready(resources, workloads, timeout)
+        wait_for_ready(
+            resources, workloads, timeout, hopeless=lambda: "; ".join(impossible_placement(resources, spec))
+        )
     except KubeError as exc:
         hint = pending_hint(str(exc), spec.topology, spec.topology_key)
         raise KubeError(f"{exc}{' -- ' + hint if hint else ''}") from None
