@@ -20,6 +20,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.app.argspec import 
     APP_REQUIRED_IF,
     TOPOLOGIES,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import is_dns_subdomain
 
 
 class SpecError(ValueError):
@@ -32,9 +33,6 @@ RESERVED_VOLUME_PREFIX = "rk-"
 SERVER = "server"
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-# Names of Secrets, ConfigMaps, StorageClasses, PriorityClasses...: RFC 1123 subdomains.
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_MAX_SUBDOMAIN = 253
 # Image references as container runtimes parse them (the distribution/reference grammar).
 _IMAGE_PATH = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
 _IMAGE_DOMAIN = re.compile(
@@ -300,7 +298,7 @@ def check_name(option: str, value: str) -> None:
 
 def _check_subdomain(option: str, value: str) -> None:
     """Secret, ConfigMap and class names are DNS subdomains (lower case, digits, '-' and '.')."""
-    if not isinstance(value, str) or len(value) > _MAX_SUBDOMAIN or not _DNS_SUBDOMAIN.match(value):
+    if not is_dns_subdomain(value):
         raise SpecError(
             f"{option} '{value}' is not a valid object name: use lower-case letters, digits, '-' and '.', "
             "starting and ending with a letter or digit"

@@ -8,14 +8,29 @@ reported changes and diff are the server's own, defaults and admission included.
 from __future__ import annotations
 
 import copy
+import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import KubeError
 from ansible_collections.redundant.kube.plugins.module_utils.kube.diff import comparable
+from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
+    is_dns_label,
+    is_dns_subdomain,
+)
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources, object_ref
+from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import poll
 
 CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
+# Services take RFC 1035 labels (starting with a letter), namespaces RFC 1123 labels, the rest subdomains.
+_SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_NAME_RULES = {
+    "Namespace": is_dns_label,
+    "Service": lambda name: len(name) <= 63 and _SERVICE_NAME.match(name) is not None,
+}
+# Deleting a namespace finishes once its controller has emptied it: seconds for one this run just made.
+NAMESPACE_GONE_SECONDS = 30
 
 
 @dataclass
@@ -102,6 +117,8 @@ def rollback(resources: Resources, done: list[Change]) -> list[str]:
         try:
             if change.action == CREATED:
                 resources.delete(api_version, kind, name, namespace)
+                if kind == "Namespace":
+                    _wait_gone(resources, name)
             elif change.action == UPDATED and change.before is not None:
                 resources.apply(restorable(change.before))
         except KubeError as exc:
@@ -109,12 +126,39 @@ def rollback(resources: Resources, done: list[Change]) -> list[str]:
     return failures
 
 
+def _wait_gone(resources: Resources, namespace: str) -> None:
+    poll(
+        lambda: (resources.get("v1", "Namespace", namespace) is None, None),
+        time.monotonic() + NAMESPACE_GONE_SECONDS,
+        lambda _: f"namespace {namespace} is still terminating after {NAMESPACE_GONE_SECONDS}s",
+        first_interval=0.2,
+    )
+
+
+def invalid_names(manifests: list[dict[str, Any]]) -> list[str]:
+    """Objects whose name or namespace the API server would refuse, one sentence each. Pure."""
+    problems = []
+    for manifest in manifests:
+        meta = manifest["metadata"]
+        if not _NAME_RULES.get(manifest["kind"], is_dns_subdomain)(meta["name"]):
+            problems.append(f"{object_ref(manifest)}: the name is not valid for a {manifest['kind']}")
+        namespace = meta.get("namespace")
+        if namespace is not None and not is_dns_label(namespace):
+            problems.append(f"{object_ref(manifest)}: namespace '{namespace}' is not a DNS label")
+    return problems
+
+
 def apply_set(resources: Resources, manifests: list[dict[str, Any]], check_mode: bool = False) -> ApplyResult:
     """Dry-run everything, then (unless check_mode) apply the objects that would change, in order.
 
-    A rejection during the dry-run writes nothing. A rejection while applying (a quota or webhook that
-    only the real write hits, a concurrent change) rolls back this run's writes before raising.
+    Names the API server would refuse fail first, before any request. A rejection during the dry-run writes
+    nothing. A rejection while applying (a quota or webhook that only the real write hits, a concurrent
+    change) rolls back this run's writes before raising; a namespace this run created is waited for until
+    it is gone.
     """
+    problems = invalid_names(manifests)
+    if problems:
+        raise KubeError("; ".join(problems))
     missing = [
         m
         for m in manifests

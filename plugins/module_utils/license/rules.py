@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
+    DNS_SUBDOMAIN_PATTERN,
     LABEL_SIDE,
     LABEL_WORKLOAD_KIND,
     is_ready,
@@ -72,9 +73,7 @@ def check_key(kind: str, key: str) -> None:
 # Label selectors as the API server parses them (k8s.io/apimachinery labels.Parse).
 _LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
 _LABEL_VALUE = re.compile(rf"^({_LABEL_NAME})?$")
-_LABEL_KEY = re.compile(
-    rf"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(?P<name>{_LABEL_NAME})$"
-)
+_LABEL_KEY = re.compile(rf"^({DNS_SUBDOMAIN_PATTERN}/)?(?P<name>{_LABEL_NAME})$")
 _KEY_TOKEN = r"\s*(?P<key>[^\s!=<>(),]+)\s*"
 _REQUIREMENTS = (
     re.compile(rf"^\s*!?{_KEY_TOKEN}$"),  # key exists / !key

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.redundant.kube.plugins.module_utils.kube.apply_set import prune_candidates
+from ansible_collections.redundant.kube.plugins.module_utils.kube.apply_set import (
+    invalid_names,
+    prune_candidates,
+)
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import (
     ConnectionSettings,
     KubeError,
@@ -173,3 +176,25 @@ def test_prune_candidates_are_what_the_manager_applied_and_the_set_no_longer_has
     ]
     pruned = prune_candidates(live, manifests, "redundant.kube")
     assert [o["metadata"]["name"] for o in pruned] == ["app-cfg-x", "app-extra"]
+
+
+def test_invalid_names_are_found_before_any_request():
+    def obj(kind, name, namespace="ns"):
+        return {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}}
+
+    good = [obj("ConfigMap", "app-cfg.v1"), obj("Service", "app"), obj("Namespace", "ns", None)]
+    assert invalid_names(good) == []
+    bad = [
+        obj("ConfigMap", "Bad_Name"),
+        obj("Service", "1app"),
+        obj("Deployment", "d" * 254),
+        obj("Namespace", "a.b", None),
+        obj("ConfigMap", "ok", "Bad_NS"),
+    ]
+    assert invalid_names(bad) == [
+        "ConfigMap ns/Bad_Name: the name is not valid for a ConfigMap",
+        "Service ns/1app: the name is not valid for a Service",
+        f"Deployment ns/{'d' * 254}: the name is not valid for a Deployment",
+        "Namespace a.b: the name is not valid for a Namespace",
+        "ConfigMap Bad_NS/ok: namespace 'Bad_NS' is not a DNS label",
+    ]
