@@ -37,7 +37,13 @@ def test_license_and_drill_refuse_a_wait_timeout_of_zero_or_less(
     common = {"kubeconfig": kube_cluster.kubeconfig, "namespace": namespace, "wait_timeout": wait_timeout}
     license_run = run_module(
         "license",
-        {**common, "name": "l", "key": "k", "content": "x", "consumers": {"selector": "app=x"}},
+        {
+            **common,
+            "name": "lic",
+            "key": "license.lic",
+            "content": "LICENSE-1",
+            "consumers": {"selector": "app=x"},
+        },
     )
     assert_refused(license_run, "wait_timeout must be more than 0", before, resources)
     drill_run = run_module("drill", {**common, "name": "x", "step": "delete_pod"})
