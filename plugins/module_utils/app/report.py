@@ -21,6 +21,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import
     APP_WORKLOAD_KINDS,
     LABEL_WORKLOAD_KIND,
     app_selector,
+    condition,
     exec_in_pod,
     is_ready,
     live_pods,
@@ -54,8 +55,7 @@ def report(
             "unschedulable": bool(node.get("spec", {}).get("unschedulable")),
         }
     result = app_report(workloads, pods, claims, pdbs, nodes)
-    classes = {c["metadata"]["name"] for c in resources.list("storage.k8s.io/v1", "StorageClass")}
-    verdicts = placement_verdicts(pods, live_nodes, claims, classes)
+    verdicts = scheduling_verdicts(resources, pods, lambda: claims, lambda: live_nodes)
     result["reasons"] += verdicts
     result["redundant"] = result["redundant"] and not verdicts
     probe = result.get("active_probe")
@@ -70,6 +70,20 @@ def report(
         result["active_pods"] = sorted(p["metadata"]["name"] for p in active)
         result["active_side"] = active_side(active) if result["topology"] == "pair" else None
     return result
+
+
+def scheduling_verdicts(
+    resources: Resources,
+    pods: list[dict[str, Any]],
+    claims: Callable[[], list[dict[str, Any]]],
+    nodes: Callable[[], list[dict[str, Any]]],
+) -> list[str]:
+    """placement_verdicts for the pods of an app; claims, nodes and StorageClasses are read only when the
+    scheduler has refused one of them."""
+    if not any(condition(p, "PodScheduled").get("status") == "False" for p in pods):
+        return []
+    classes = {c["metadata"]["name"] for c in resources.list("storage.k8s.io/v1", "StorageClass")}
+    return placement_verdicts(pods, nodes(), claims(), classes)
 
 
 def call_probe(api_client: Any, namespace: str, timeout: float = 5) -> Callable[[dict, list], list]:

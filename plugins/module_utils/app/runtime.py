@@ -21,7 +21,6 @@ from ansible_collections.redundant.kube.plugins.module_utils.app.manifest_yaml i
 from ansible_collections.redundant.kube.plugins.module_utils.app.placement import (
     pending_hint,
     placement_problems,
-    placement_verdicts,
     pod_summary,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.app.render import (
@@ -30,6 +29,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.app.render import (
     external_key,
     render_app,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.app.report import scheduling_verdicts
 from ansible_collections.redundant.kube.plugins.module_utils.app.spec import (
     AppSpec,
     SpecError,
@@ -49,7 +49,6 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import
     APP_WORKLOAD_KINDS,
     HOSTNAME_KEY,
     app_selector,
-    condition,
     content_digest,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
@@ -153,14 +152,13 @@ def _live_for_growth(resources: Resources, spec: AppSpec, manifests: list[dict[s
 
 def impossible_placement(resources: Resources, spec: AppSpec) -> list[str]:
     """The scheduler's verdicts on pods of the app it cannot place on this cluster whatever the wait."""
-    pods = resources.list("v1", "Pod", spec.namespace, label_selector=app_selector(spec.name))
-    if not any(condition(p, "PodScheduled").get("status") == "False" for p in pods):
-        return []
-    claims = resources.list(
-        "v1", "PersistentVolumeClaim", spec.namespace, label_selector=app_selector(spec.name)
+    selector = app_selector(spec.name)
+    return scheduling_verdicts(
+        resources,
+        resources.list("v1", "Pod", spec.namespace, label_selector=selector),
+        lambda: resources.list("v1", "PersistentVolumeClaim", spec.namespace, label_selector=selector),
+        lambda: resources.list("v1", "Node"),
     )
-    classes = {c["metadata"]["name"] for c in resources.list("storage.k8s.io/v1", "StorageClass")}
-    return placement_verdicts(pods, resources.list("v1", "Node"), claims, classes)
 
 
 def wait_and_check_placement(
