@@ -39,7 +39,7 @@ _IMAGE_DOMAIN = re.compile(
     r"^([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9])(\.([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9]))*"
     r"(:[0-9]+)?$|^\[[0-9a-fA-F:.]+\](:[0-9]+)?$"
 )
-_IMAGE_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _IMAGE_DIGEST = re.compile(r"^(?P<algorithm>[a-z0-9]+([+._-][a-z0-9]+)*):(?P<hex>[0-9a-fA-F]+)$")
 _DIGEST_HEX_LENGTH = {"sha256": 64, "sha384": 96, "sha512": 128}
 _MAX_IMAGE_NAME = 255
@@ -321,12 +321,8 @@ def _check_image(option: str, image: str) -> None:
         raise SpecError(f"{option} '{image}' has no tag: write {image.rstrip(':')}:<tag>")
     if digest:
         match = _IMAGE_DIGEST.match(digest)
-        wanted = _DIGEST_HEX_LENGTH.get(match["algorithm"], 32) if match else 0
-        if (
-            not match
-            or len(match["hex"]) < wanted
-            or (match["algorithm"] in _DIGEST_HEX_LENGTH and len(match["hex"]) != wanted)
-        ):
+        length = len(match["hex"]) if match else 0
+        if not match or length != _DIGEST_HEX_LENGTH.get(match["algorithm"], max(length, 32)):
             raise SpecError(
                 f"{option} '{image}': digest '{digest}' is not a digest: write sha256: and its 64 hex digits"
             )
