@@ -599,7 +599,7 @@ def assert_refused(run, option: str, before: set[str], resources: Resources) -> 
     message = run.result["msg"]
     assert option in message and "\n" not in message, message
     assert "Traceback" not in run.stdout + run.stderr and "exception" not in run.result, run.result
-    assert cluster_state(resources) == before
+    assert cluster_state(resources) - before == set()  # (namespaces of earlier tests may still be going)
 
 
 def iris_in(namespace: str, change) -> dict:
