@@ -641,7 +641,8 @@ def test_app_info_refuses_a_bad_name(kube_cluster, resources, namespace, name):
     run = run_module(
         "app_info", {"name": name, "namespace": namespace, "kubeconfig": kube_cluster.kubeconfig}
     )
-    assert_refused(run, "name '", before, resources)
+    assert_refused(run, "is not a valid name", before, resources)
+    assert run.result["msg"].startswith("name '")
 
 
 def test_app_info_says_the_namespace_is_missing(kube_cluster):
