@@ -17,7 +17,17 @@ description:
   - V(cluster) - a StatefulSet of O(replicas) with a headless Service C(<name>-members), the member identity
     from the pod name (O(member_id_env)), spread across O(topology_key).
   - Every object is validated with a server dry-run before any is written; if the server rejects an object
-    while applying, what this run wrote is rolled back. Check mode stops after the dry-run.
+    while applying, what this run wrote is rolled back (the namespace too, when this run created it). Check mode
+    stops after the dry-run.
+  - Before any of that, what can be checked without a cluster is - names, image references, paths, resource
+    quantities, CIDRs, port names, O(wait_timeout) - so the API server is the last line, not the first.
+  - Objects of the app that an earlier run applied and the spec no longer renders are deleted after the apply
+    (RV(pruned)); claims only with O(delete_volumes).
+  - Requests that fail for a moment (connection refused or reset, 429, 503, 504) are retried with backoff within
+    O(wait_timeout) (RV(retries)).
+  - While waiting, server pods the scheduler cannot place on this cluster whatever the wait (required
+    anti-affinity with fewer failure domains than sides, no node matching the node selector, a StorageClass that
+    does not exist) fail the run at once with the scheduler's message; pods that are merely slow are waited for.
   - Every pod template carries one checksum annotation per ConfigMap/Secret it mounts (the same key and digest
     as the license and keystore modules), so a content change restarts exactly the pods that use it.
   - Growing a claim's O(volumes[].size) scales the workloads that mount it to 0, grows the claim, waits for the
@@ -601,11 +611,16 @@ options:
     type: bool
     default: true
   wait_timeout:
-    description: Seconds to wait (also for volume growth steps).
+    description:
+      - Seconds to wait (also for volume growth steps), and to retry the API server through a blip when O(wait=true).
+      - Must be more than 0.
     type: int
     default: 300
   delete_volumes:
-    description: With O(state=absent), delete the claims too (data is lost).
+    description:
+      - With O(state=absent), delete the claims too (data is lost).
+      - With O(state=present), delete the claims of volumes the spec no longer has (data is lost); without it they
+        are kept and listed in RV(kept_volumes).
     type: bool
     default: false
 extends_documentation_fragment:
@@ -738,9 +753,30 @@ missing_dependencies:
   type: list
   elements: str
   sample: ["keystore: Secret d2000-keystore does not exist in namespace scada yet (check mode: ...)"]
+retries:
+  description:
+    - How many requests to the API server were repeated after a transient failure (connection refused or reset,
+      the server restarting, answers 429, 503 or 504), with exponential backoff - for up to O(wait_timeout)
+      seconds per request when O(wait=true), else up to 5 times. V(0) on a run without a blip.
+  returned: state is present or absent
+  type: int
+  sample: 3
+pruned:
+  description:
+    - Objects of the app this module applied earlier that the spec no longer renders (a config file renamed, a
+      companion or Service removed), deleted by this run after applying the rest - or, in check mode, that would
+      be (server dry-run); each is also in RV(objects) with action V(deleted), and in the diff. Found by the app's
+      labels and kept only if this module applied them (field manager C(redundant.kube)), as C(kubectl apply
+      --prune) with an ApplySet does; objects controllers made (a StatefulSet's claims) are never pruned.
+  returned: state is present
+  type: list
+  elements: str
+  sample: [ConfigMap/d2000-cfg-config-d2000-old-properties, Deployment/d2000-kom-a]
 kept_volumes:
-  description: Claims left in place by O(state=absent) without O(delete_volumes).
-  returned: state is absent
+  description:
+    - Claims left in place by O(state=absent) without O(delete_volumes), or, with O(state=present), claims of
+      volumes the spec no longer has (pruned only with O(delete_volumes)).
+  returned: state is present or absent
   type: list
   elements: str
 files:
@@ -778,15 +814,18 @@ def main():
     if params["state"] == "absent":
         run_kube_module(
             module,
-            lambda resources: remove(
-                resources,
-                params["name"],
-                params["namespace"],
-                params["delete_volumes"],
-                module.check_mode,
-                params["wait"],
-                params["wait_timeout"],
-            ),
+            lambda resources: {
+                **remove(
+                    resources,
+                    params["name"],
+                    params["namespace"],
+                    params["delete_volumes"],
+                    module.check_mode,
+                    params["wait"],
+                    params["wait_timeout"],
+                ),
+                "retries": resources.retries,
+            },
         )
         return
     try:
@@ -798,11 +837,17 @@ def main():
 
     def present(resources):
         result = deploy(
-            resources, spec, module.check_mode, module._diff, params["wait"], params["wait_timeout"]
+            resources,
+            spec,
+            module.check_mode,
+            module._diff,
+            params["wait"],
+            params["wait_timeout"],
+            params["delete_volumes"],
         )
         for message in result["missing_dependencies"]:
             module.warn(message)
-        return result
+        return {**result, "retries": resources.retries}
 
     run_kube_module(module, present)
 

@@ -15,7 +15,7 @@ description:
     over to.
   - Tells which side is active with the O(redundant.kube.app#module:active_probe) recorded by the app module
     (a label or annotation the application sets, an exec command, or an HTTP GET).
-  - Read-only; safe in check mode.
+  - Read-only; safe in check mode. An O(name) or O(namespace) that is not a valid Kubernetes name is refused.
 extends_documentation_fragment:
   - redundant.kube.app_target
   - redundant.kube.connection
@@ -84,7 +84,12 @@ redundant:
   returned: always
   type: bool
 reasons:
-  description: Why it does not; empty when RV(redundant) is true.
+  description:
+    - Why it does not; empty when RV(redundant) is true. When nothing is found it says whether the namespace is
+      missing (V(namespace scada does not exist)) or holds no workload of the app, and for a server pod the
+      scheduler cannot place on this cluster whatever the wait (required anti-affinity with fewer failure domains
+      than sides, no node matching its node selector, a StorageClass that does not exist) it gives the
+      scheduler's message.
   returned: always
   type: list
   elements: str
@@ -105,6 +110,7 @@ active_pods:
 """
 
 from ansible_collections.redundant.kube.plugins.module_utils.app.report import call_probe, report
+from ansible_collections.redundant.kube.plugins.module_utils.app.spec import SpecError, check_name
 from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module import (
     kube_module,
     run_kube_module,
@@ -115,6 +121,11 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.args_common im
 def main():
     module = kube_module(APP_TARGET_SPEC)
     params = module.params
+    try:
+        check_name("name", params["name"])
+        check_name("namespace", params["namespace"])
+    except SpecError as exc:
+        module.fail_json(msg=str(exc))
 
     def body(resources):
         probe = call_probe(resources.api_client, params["namespace"])

@@ -44,17 +44,18 @@ options:
     choices: [delete_pod, drain, drain_all_servers, lose_node, stop_process]
   side:
     description:
-      - Which server of a V(pair) to disrupt. V(active) and V(passive) are found at run time with the app's
-        O(redundant.kube.app#module:active_probe).
+      - Which server of a V(pair) to disrupt; V(a) when not given. V(active) and V(passive) are found at run time
+        with the app's O(redundant.kube.app#module:active_probe).
+      - Refused, before anything is disrupted, for an app that is not a V(pair).
     type: str
     choices: [a, b, active, passive]
-    default: a
   member:
-    description: Which member of a V(cluster) to disrupt (the StatefulSet ordinal).
+    description:
+      - Which member of a V(cluster) to disrupt (the StatefulSet ordinal); V(0) when not given.
+      - Refused, before anything is disrupted, for an app that is not a V(cluster).
     type: int
-    default: 0
   wait_timeout:
-    description: Seconds to wait for redundancy before the step, and again for the recovery after it.
+    description: Seconds to wait for redundancy before the step, and again for the recovery after it; more than 0.
     type: int
     default: 300
   uncordon:
@@ -231,8 +232,8 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.args_common im
 ARGUMENT_SPEC = {
     **APP_TARGET_SPEC,
     "step": {"type": "str", "required": True, "choices": list(STEPS)},
-    "side": {"type": "str", "choices": ["a", "b", "active", "passive"], "default": "a"},
-    "member": {"type": "int", "default": 0},
+    "side": {"type": "str", "choices": ["a", "b", "active", "passive"]},
+    "member": {"type": "int"},
     **WAIT_TIMEOUT_SPEC,
     "uncordon": {"type": "bool", "default": True},
     "lose_node_command": {"type": "str"},

@@ -72,7 +72,9 @@ options:
         type: str
       selector:
         description: Label selector (e.g. C(app=ddb-test1)) for Deployments, StatefulSets and DaemonSets the
-          collection did not create, such as a Helm release's; every workload it matches is a consumer.
+          collection did not create, such as a Helm release's; every workload it matches is a consumer. Its
+          syntax is checked as the API server parses it before anything is stored, also when the namespace does
+          not exist yet.
         type: str
   require_consumers:
     description: Fail, before anything is written, when O(consumers) match no workload that uses the object.
@@ -108,7 +110,7 @@ options:
     choices: [passive_first, a_first, b_first]
     default: passive_first
   wait_timeout:
-    description: Seconds each workload may take to be rolled out and Ready after its restart.
+    description: Seconds each workload may take to be rolled out and Ready after its restart; more than 0.
     type: int
     default: 300
   rollback:
@@ -263,6 +265,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.license.rules impor
     LicenseError,
     Validation,
     check_key,
+    check_selector,
     license_payload,
     stored_entry,
     validate_payload,
@@ -328,6 +331,8 @@ def build_request(params):
     entry = stored_entry(params["kind"], payload, binary)
     validate_payload(payload, Validation(**(params["validate"] or {})), datetime.date.today(), len(entry[1]))
     consumers = params["consumers"] or {}
+    if consumers.get("selector") is not None:
+        check_selector("consumers.selector", consumers["selector"])
     return LicenseRequest(
         kind=params["kind"],
         name=params["name"],

@@ -5,14 +5,21 @@ on pods being started by the simulated kubelets carry `simulated_kubelet` in the
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
+import os
+import signal
+import socket
+import struct
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from ansible_run import run_module
+from ansible_run import BIN, REPO, ansible_environment, run_module
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
     checksum_annotation_key,
@@ -247,17 +254,60 @@ def test_removal_keeps_claims_unless_asked(kube_cluster, resources, namespace):
     assert app(kube_cluster, {**absent, "delete_volumes": True}).result["changed"] is False
 
 
-def test_pair_on_one_node_fails_with_the_schedulers_reason(make_cluster):
+def test_pair_on_one_node_fails_fast_with_the_schedulers_reason(make_cluster):
     single_node = make_cluster(nodes=1)
     res = Resources_for(single_node)
     res.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "scada"}})
     d2000_prerequisites(res, "scada")
-    run = app(single_node, case("d2000_pair", "scada", wait_timeout=8))
+    started = time.monotonic()
+    run = app(single_node, case("d2000_pair", "scada", wait_timeout=300))
+    took = time.monotonic() - started
     assert run.failed
     message = run.result["msg"]
+    assert "cannot become ready, whatever the wait" in message, message
     assert "didn't match pod anti-affinity rules" in message, message
     assert "need two nodes with different kubernetes.io/hostname" in message
     assert "\n" not in message
+    # The run starts ansible, renders and applies (a few seconds on an idle machine), then must stop within
+    # seconds of the scheduler's verdict - not after wait_timeout.
+    assert took < 60, f"took {took:.0f}s"
+    info = app_info(single_node, "d2000", "scada")
+    assert any(
+        "didn't match pod anti-affinity rules" in r and "the nodes they may use have 1" in r
+        for r in info["reasons"]
+    ), info["reasons"]
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ({"node_selector": {"disk": "ssd"}}, "no node of the cluster has disk=ssd"),
+        (
+            {
+                "volumes": [
+                    {
+                        "name": "sys",
+                        "mount_path": "/external",
+                        "size": "1Gi",
+                        "storage_class": "no-such-class",
+                    }
+                ]
+            },
+            "asks for StorageClass no-such-class, which does not exist",
+        ),
+    ],
+)
+def test_impossible_placement_fails_fast(kube_cluster, namespace, change, fragment):
+    args = case("iris_single", namespace, wait_timeout=300)
+    args["volumes"][0]["storage_class"] = "replicated"
+    args.update(change)
+    started = time.monotonic()
+    run = app(kube_cluster, args)
+    took = time.monotonic() - started
+    assert run.failed and fragment in run.result["msg"], run.result
+    assert "cannot become ready, whatever the wait" in run.result["msg"]
+    assert took < 60, f"took {took:.0f}s"
+    assert any(fragment in r for r in app_info(kube_cluster, "iris", namespace)["reasons"])
 
 
 def Resources_for(cluster) -> Resources:
@@ -312,13 +362,16 @@ def test_object_rejected_partway_rolls_back_the_run(kube_cluster, resources, nam
 
 
 def test_rejected_in_new_namespace_removes_the_namespace(kube_cluster, resources):
-    args = case("iris_single", "rk-new-ns-rejected")
-    args["server"]["resources"] = {"requests": {"cpu": "1"}, "limits": {"cpu": "500m"}}  # limit < request
+    args = case("iris_single", "rk-new-ns-rejected", wait=False)
+    args["volumes"][0]["storage_class"] = "replicated"
+    # Only the server knows its node-port range (--service-node-port-range): nothing local can refuse this.
+    args["services"] = [{"type": "NodePort", "ports": [{"name": "smp-http", "port": 52773, "node_port": 80}]}]
     run = app(kube_cluster, args)
     assert run.failed
-    assert "must be less than or equal to cpu limit" in run.result["msg"]
-    left = resources.get("v1", "Namespace", "rk-new-ns-rejected")
-    assert left is None or left["status"]["phase"] == "Terminating", "the namespace this run created stayed"
+    assert "provided port is not in the valid range" in run.result["msg"], run.result["msg"]
+    assert resources.get("v1", "Namespace", "rk-new-ns-rejected") is None, (
+        "the namespace this run created stayed"
+    )
 
 
 # -- single ------------------------------------------------------------------------------------------
@@ -529,3 +582,251 @@ def test_app_info_unbound_claim(kube_cluster, resources, namespace):
 def test_app_info_unknown_app(kube_cluster, namespace):
     info = app_info(kube_cluster, "nothing-here", namespace)
     assert info["exists"] is False and info["redundant"] is False
+
+
+# -- bad input: refused before anything is applied ----------------------------------------------------
+def cluster_state(resources: Resources) -> set[str]:
+    """Every namespace and every object of the kinds the app writes, cluster-wide: what a run could add."""
+    names = {f"Namespace/{n['metadata']['name']}" for n in resources.list("v1", "Namespace")}
+    for api_version, kind in APP_KINDS:
+        for obj in resources.list(api_version, kind):
+            if obj["metadata"]["name"] != "kube-root-ca.crt":  # the root CA publisher's, in every namespace
+                names.add(f"{kind}/{obj['metadata']['namespace']}/{obj['metadata']['name']}")
+    return names
+
+
+def assert_refused(run, option: str, before: set[str], resources: Resources) -> None:
+    """The three promises for bad input: one message naming the option, no traceback, nothing new."""
+    assert run.failed, run.result
+    message = run.result["msg"]
+    assert option in message and "\n" not in message, message
+    # ansible-core marks every fail_json with exception "(traceback unavailable)"; a crash carries one.
+    assert "Traceback" not in run.stdout + run.stderr + run.result.get("exception", ""), run.result
+    assert cluster_state(resources) - before == set()  # (namespaces of earlier tests may still be going)
+
+
+def iris_in(namespace: str, change) -> dict:
+    args = case("iris_single", namespace)
+    args["volumes"][0]["storage_class"] = "replicated"
+    change(args)
+    return args
+
+
+BAD_APP_INPUT = {
+    "config_files[0].path": lambda a: a["config_files"][0].update(path="/config/../../etc/passwd"),
+    "config_files[0].path ": lambda a: a["config_files"][0].update(path="/config/"),
+    "server.image": lambda a: a["server"].update(image="x/y:bad tag!"),
+    "server.image ": lambda a: a["server"].update(image="Registry/UPPER:1"),
+    "server.image  ": lambda a: a["server"].update(image="x/y@sha256:abc"),
+    "wait_timeout": lambda a: a.update(wait_timeout=-5),
+    "wait_timeout ": lambda a: a.update(wait_timeout=0),
+    "server.resources.requests.cpu": lambda a: a["server"].update(resources={"requests": {"cpu": "lots"}}),
+    "egress.allow[0].cidr": lambda a: a.update(egress={"allow": [{"cidr": "10.0.0.300/32", "ports": [443]}]}),
+    "server.ports[1].name": lambda a: a["server"]["ports"].append(
+        {"name": "smp-http", "container_port": 1972}
+    ),
+    "license.config_map": lambda a: a.update(license={"config_map": "Bad_Name", "mount_path": "/lic"}),
+}
+
+
+@pytest.mark.parametrize("option", list(BAD_APP_INPUT))
+def test_bad_app_input_is_refused_before_anything_is_applied(kube_cluster, resources, option):
+    before = cluster_state(resources)
+    run = app(kube_cluster, iris_in("rk-bad-input", BAD_APP_INPUT[option]))
+    assert_refused(run, option.strip(), before, resources)
+
+
+@pytest.mark.parametrize("name", ["Bad_Name", ["a", "b"]])
+def test_app_info_refuses_a_bad_name(kube_cluster, resources, namespace, name):
+    before = cluster_state(resources)
+    run = run_module(
+        "app_info", {"name": name, "namespace": namespace, "kubeconfig": kube_cluster.kubeconfig}
+    )
+    assert_refused(run, "is not a valid name", before, resources)
+    assert run.result["msg"].startswith("name '")
+
+
+def test_app_info_says_the_namespace_is_missing(kube_cluster):
+    info = app_info(kube_cluster, "iris", "rk-no-such-namespace")
+    assert info["exists"] is False
+    assert info["reasons"] == ["namespace rk-no-such-namespace does not exist"]
+
+
+# -- prune: what the spec no longer has goes on the next run ---------------------------------------------
+def test_objects_the_spec_no_longer_has_are_pruned(kube_cluster, resources, namespace):
+    first = iris_in(namespace, lambda a: None)
+    first.update(wait=False)
+    first["config_files"].append({"path": "/a/x", "content": "x"})
+    first["companions"] = [{"name": "exporter", "image": "busybox:1.36"}]
+    first["services"].append({"name": "admin", "ports": [{"name": "admin", "port": 8080}]})
+    first["volumes"].append(
+        {"name": "scratch", "mount_path": "/scratch", "size": "1Gi", "storage_class": "replicated"}
+    )
+    assert not app(kube_cluster, first).failed
+    made = app_objects(resources, "iris", namespace)
+    assert {"ConfigMap/iris-cfg-a-x", "Deployment/iris-exporter", "Service/iris-admin"} <= set(made), made
+    assert "PersistentVolumeClaim/iris-scratch" in made
+
+    second = copy.deepcopy(first)
+    second["config_files"][-1]["path"] = "/a/y"  # renamed
+    second["companions"] = []  # dropped
+    second["services"].pop()  # removed
+    second["volumes"].pop()  # its claim holds data: kept unless delete_volumes
+    gone = ["ConfigMap/iris-cfg-a-x", "Deployment/iris-exporter", "Service/iris-admin"]
+
+    check = app(kube_cluster, second, check=True, diff=True)
+    assert not check.failed, check.result
+    assert sorted(check.result["pruned"]) == gone
+    assert {f"{o['kind']}/{o['name']}" for o in check.result["objects"] if o["action"] == "deleted"} == set(
+        gone
+    )
+    assert "name: iris-exporter" in check.result["diff"]["before"]
+    assert app_objects(resources, "iris", namespace) == made, "check mode pruned"
+
+    run = app(kube_cluster, second)
+    assert not run.failed, run.result
+    assert sorted(run.result["pruned"]) == gone and run.result["kept_volumes"] == ["iris-scratch"]
+    now = app_objects(resources, "iris", namespace)
+    assert not set(gone) & set(now) and "ConfigMap/iris-cfg-a-y" in now
+    assert "PersistentVolumeClaim/iris-scratch" in now
+    # Objects another tool applied with the app's labels are not the module's to prune.
+    Resources(resources.api_client, field_manager="someone-else").apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "iris-by-hand",
+                "namespace": namespace,
+                "labels": {
+                    "app.kubernetes.io/instance": "iris",
+                    "app.kubernetes.io/managed-by": "redundant.kube",
+                },
+            },
+        }
+    )
+    again = app(kube_cluster, second)
+    assert again.result["changed"] is False and again.result["pruned"] == [], again.result
+    assert "ConfigMap/iris-by-hand" in app_objects(resources, "iris", namespace)
+
+    volumes = app(kube_cluster, {**second, "delete_volumes": True})
+    assert volumes.result["pruned"] == ["PersistentVolumeClaim/iris-scratch"], volumes.result
+
+
+# -- API blips and interrupted runs ----------------------------------------------------------------------
+class ApiProxy:
+    """A TCP relay in front of a cluster's API server that can be cut like a restarting server: open
+    connections are reset and new ones refused until it is up again (TLS passes through untouched)."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.up()
+
+    def up(self) -> None:
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(64)
+        threading.Thread(target=self._accept, args=(self.listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                return
+            with self.lock:
+                self.connections += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        with self.lock:
+            for connection in self.connections:
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset
+                connection.close()
+            self.connections.clear()
+
+
+def kubeconfig_through(cluster, proxy_port: int, path: Path) -> str:
+    config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    for entry in config["clusters"]:
+        entry["cluster"]["server"] = f"https://127.0.0.1:{proxy_port}"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def test_api_blip_while_waiting_is_retried_simulated_kubelet(make_cluster, tmp_path):
+    cluster = make_cluster(nodes=2)
+    res = Resources_for(cluster)
+    server = yaml.safe_load(Path(cluster.kubeconfig).read_text())["clusters"][0]["cluster"]["server"]
+    host, port = server.removeprefix("https://").rsplit(":", 1)
+    proxy = ApiProxy((host, int(port)))
+    args = {
+        "name": "blip",
+        "namespace": "blip",
+        "topology": "pair",
+        "server": {"image": "busybox:1.36"},
+        "wait_timeout": 120,
+        "kubeconfig": kubeconfig_through(cluster, proxy.port, tmp_path / "kubeconfig"),
+    }
+    # A cordon is lifted again, so side B waits patiently (no fail-fast) and the run is still waiting when the
+    # API server goes away.
+    res.merge_patch("v1", "Node", "node-2", None, {"spec": {"unschedulable": True}})
+    outcome: dict = {}
+    runner = threading.Thread(target=lambda: outcome.update(run=run_module("app", args)))
+    runner.start()
+    wait_until(
+        lambda: [
+            p
+            for p in res.list("v1", "Pod", "blip", label_selector="redundant.kube/side=b")
+            if p.get("status", {}).get("conditions")
+        ],
+        what="side B pending",
+    )
+    time.sleep(1)
+    proxy.cut()
+    time.sleep(6)  # the API server "restarting"
+    proxy.up()
+    res.merge_patch("v1", "Node", "node-2", None, {"spec": {"unschedulable": False}})
+    runner.join(timeout=180)
+    run = outcome["run"]
+    assert not run.failed, run.result
+    assert run.result["retries"] >= 1, run.result
+    assert {p["node"] for p in run.result["pods"]} == {"node-1", "node-2"}
+
+
+def test_run_interrupted_during_apply_converges_when_run_again(kube_cluster, resources, namespace):
+    args = iris_in(namespace, lambda a: a.update(wait=False, kubeconfig=kube_cluster.kubeconfig))
+    command = [str(BIN / "ansible"), "localhost", "-m", "redundant.kube.app", "-a", json.dumps(args)]
+    proc = subprocess.Popen(
+        command, env=ansible_environment(), cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL
+    )
+    wait_until(lambda: app_objects(resources, "iris", namespace), timeout=120, what="the first object")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    again = app(kube_cluster, args)
+    assert not again.failed, again.result
+    assert app_objects(resources, "iris", namespace) == [
+        "ConfigMap/iris-cfg-external-merge-merge-cpf",
+        "Deployment/iris-iris",
+        "PersistentVolumeClaim/iris-sys",
+        "Service/iris",
+    ]
+    assert app(kube_cluster, args).result["changed"] is False

@@ -124,8 +124,11 @@ def test_unreachable_server_is_one_line(tmp_path):
     client = api_client_from_settings(
         ConnectionSettings(host="https://127.0.0.1:1", validate_certs=False), environ={}
     )
-    with pytest.raises(KubeError, match=r"cannot reach the Kubernetes API server at https://127.0.0.1:1"):
+    with pytest.raises(
+        KubeError, match=r"cannot reach the Kubernetes API server at https://127.0.0.1:1"
+    ) as err:
         Resources(client).list("v1", "Namespace")
+    assert "(after 5 retries over " in str(err.value) and "\n" not in str(err.value)
 
 
 def test_cluster_info_module_verifies_nodes(kube_cluster):

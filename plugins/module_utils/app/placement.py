@@ -15,9 +15,16 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import
     LABEL_COMPONENT,
     LABEL_SIDE,
     LABEL_WORKLOAD_KIND,
+    condition,
     is_ready,
     live_pods,
 )
+
+# Taints the node lifecycle puts on and takes off by itself (not-ready, unreachable, cordoned, pressure):
+# a pod they keep out may be placed once they are gone, so they never make a placement impossible.
+_TRANSIENT_TAINT_PREFIX = "node.kubernetes.io/"
+_BLOCKING_EFFECTS = ("NoSchedule", "NoExecute")
+SIDES_OF_A_PAIR = 2
 
 
 def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
@@ -97,3 +104,83 @@ def pending_hint(message: str, topology: str, topology_key: str) -> str:
     if "pod affinity" in message:
         return "companions run only beside their side's server: they wait until that server is scheduled"
     return ""
+
+
+def _tolerated(taint: dict[str, Any], tolerations: list[dict[str, Any]]) -> bool:
+    for toleration in tolerations:
+        if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
+            continue
+        if toleration.get("operator") == "Exists" and not toleration.get("key"):
+            return True
+        if toleration.get("key") == taint.get("key") and (
+            toleration.get("operator") == "Exists" or toleration.get("value", "") == taint.get("value", "")
+        ):
+            return True
+    return False
+
+
+def eligible_nodes(pod: dict[str, Any], nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Nodes the pod could ever run on: they carry its nodeSelector labels and every lasting taint is tolerated.
+    Cordoned and NotReady nodes count: they may come back."""
+    spec = pod.get("spec", {})
+    selector = spec.get("nodeSelector") or {}
+    tolerations = spec.get("tolerations") or []
+    return [
+        node
+        for node in nodes
+        if all((node["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())
+        and all(
+            _tolerated(taint, tolerations)
+            for taint in node.get("spec", {}).get("taints") or []
+            if taint.get("effect") in _BLOCKING_EFFECTS
+            and not taint.get("key", "").startswith(_TRANSIENT_TAINT_PREFIX)
+        )
+    ]
+
+
+def unschedulable_for_good(
+    pod: dict[str, Any],
+    nodes: list[dict[str, Any]],
+    claims: dict[str, dict[str, Any]],
+    storage_classes: set[str],
+) -> str:
+    """Why the scheduler cannot place this pod on this cluster however long one waits: its own message and the
+    cause ('' when waiting may still help: the pod is placed, merely slow, or kept out by nodes that are
+    cordoned, NotReady or full). `claims` maps claim name -> claim of the pod's namespace. Pure."""
+    scheduled = condition(pod, "PodScheduled")
+    if scheduled.get("status") != "False" or pod["metadata"].get("deletionTimestamp"):
+        return ""
+    said = f"pod {pod['metadata']['name']} is Pending: {scheduled.get('message') or scheduled.get('reason')}"
+    spec = pod.get("spec", {})
+    for volume in spec.get("volumes") or []:
+        claim = claims.get((volume.get("persistentVolumeClaim") or {}).get("claimName"))
+        wanted = (claim or {}).get("spec", {}).get("storageClassName")
+        if claim and wanted and wanted not in storage_classes and not claim["spec"].get("volumeName"):
+            return f"{said} (claim {claim['metadata']['name']} asks for StorageClass {wanted}, which does not exist)"
+    eligible = eligible_nodes(pod, nodes)
+    if not eligible:
+        wanted_labels = ", ".join(f"{k}={v}" for k, v in sorted((spec.get("nodeSelector") or {}).items()))
+        return f"{said} (no node of the cluster has {wanted_labels or 'taints this pod tolerates'})"
+    anti = (spec.get("affinity") or {}).get("podAntiAffinity") or {}
+    for term in anti.get("requiredDuringSchedulingIgnoredDuringExecution") or []:
+        key = term.get("topologyKey", HOSTNAME_KEY)
+        domains = {(n["metadata"].get("labels") or {}).get(key) for n in eligible} - {None}
+        if len(domains) < SIDES_OF_A_PAIR:
+            return (
+                f"{said} (servers A and B must run in different {key}, and the nodes they may use have "
+                f"{len(domains)}: add a node or set topology_key)"
+            )
+    return ""
+
+
+def placement_verdicts(
+    pods: list[dict[str, Any]],
+    nodes: list[dict[str, Any]],
+    claims: list[dict[str, Any]],
+    storage_classes: set[str],
+) -> list[str]:
+    """unschedulable_for_good for every pod of an app that has such a verdict. Pure."""
+    by_name = {c["metadata"]["name"]: c for c in claims}
+    return [
+        verdict for pod in pods if (verdict := unschedulable_for_good(pod, nodes, by_name, storage_classes))
+    ]

@@ -13,6 +13,7 @@ from typing import Any
 
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.redundant.kube.plugins.module_utils.app.placement import placement_verdicts
 from ansible_collections.redundant.kube.plugins.module_utils.app.status import (
     active_by_metadata,
     active_side,
@@ -22,6 +23,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import
     APP_WORKLOAD_KINDS,
     LABEL_WORKLOAD_KIND,
     app_selector,
+    condition,
     exec_in_pod,
     is_ready,
     live_pods,
@@ -34,7 +36,9 @@ def report(
 ):
     """app_info's result: workloads, pods, claims, redundancy with reasons, active side."""
     if resources.get("v1", "Namespace", namespace) is None:
-        return app_report([], [], [], [], {})
+        missing = app_report([], [], [], [], {})
+        missing["reasons"] = [f"namespace {namespace} does not exist"]
+        return {**missing, "active_side": None, "active_pods": []}
     selector = app_selector(name)
     workloads = [
         w
@@ -44,14 +48,18 @@ def report(
     pods = resources.list("v1", "Pod", namespace, label_selector=selector)
     claims = resources.list("v1", "PersistentVolumeClaim", namespace, label_selector=selector)
     pdbs = resources.list("policy/v1", "PodDisruptionBudget", namespace, label_selector=selector)
+    live_nodes = resources.list("v1", "Node")
     nodes = {}
-    for node in resources.list("v1", "Node"):
+    for node in live_nodes:
         nodes[node["metadata"]["name"]] = {
             "labels": node["metadata"].get("labels") or {},
             "ready": is_ready(node),
             "unschedulable": bool(node.get("spec", {}).get("unschedulable")),
         }
     result = app_report(workloads, pods, claims, pdbs, nodes)
+    verdicts = scheduling_verdicts(resources, pods, lambda: claims, lambda: live_nodes)
+    result["reasons"] += verdicts
+    result["redundant"] = result["redundant"] and not verdicts
     probe = result.get("active_probe")
     result["active_side"], result["active_pods"] = None, []
     if probe:
@@ -64,6 +72,20 @@ def report(
         result["active_pods"] = sorted(p["metadata"]["name"] for p in active)
         result["active_side"] = active_side(active) if result["topology"] == "pair" else None
     return result
+
+
+def scheduling_verdicts(
+    resources: Resources,
+    pods: list[dict[str, Any]],
+    claims: Callable[[], list[dict[str, Any]]],
+    nodes: Callable[[], list[dict[str, Any]]],
+) -> list[str]:
+    """placement_verdicts for the pods of an app; claims, nodes and StorageClasses are read only when the
+    scheduler has refused one of them."""
+    if not any(condition(p, "PodScheduled").get("status") == "False" for p in pods):
+        return []
+    classes = {c["metadata"]["name"] for c in resources.list("storage.k8s.io/v1", "StorageClass")}
+    return placement_verdicts(pods, nodes(), claims(), classes)
 
 
 def call_probe(api_client: Any, namespace: str, timeout: float = 5) -> Callable[[dict, list], list]:

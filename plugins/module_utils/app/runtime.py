@@ -31,6 +31,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.app.render import (
     external_key,
     render_app,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.app.report import scheduling_verdicts
 from ansible_collections.redundant.kube.plugins.module_utils.app.spec import (
     AppSpec,
     SpecError,
@@ -39,8 +40,10 @@ from ansible_collections.redundant.kube.plugins.module_utils.app.spec import (
 from ansible_collections.redundant.kube.plugins.module_utils.kube.apply_set import (
     UNCHANGED,
     ApplyResult,
+    Change,
     apply_set,
     delete_set,
+    prune_candidates,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import KubeError
 from ansible_collections.redundant.kube.plugins.module_utils.kube.diff import comparable
@@ -149,12 +152,25 @@ def _live_for_growth(resources: Resources, spec: AppSpec, manifests: list[dict[s
     return claims, sets
 
 
+def impossible_placement(resources: Resources, spec: AppSpec) -> list[str]:
+    """The scheduler's verdicts on pods of the app it cannot place on this cluster whatever the wait."""
+    selector = app_selector(spec.name)
+    return scheduling_verdicts(
+        resources,
+        resources.list("v1", "Pod", spec.namespace, label_selector=selector),
+        lambda: resources.list("v1", "PersistentVolumeClaim", spec.namespace, label_selector=selector),
+        lambda: resources.list("v1", "Node"),
+    )
+
+
 def wait_and_check_placement(
     resources: Resources, spec: AppSpec, workloads: list[dict[str, Any]], timeout: float
 ):
     """Wait for rollout, then verify where the scheduler put the pods. KubeError with the reason if not."""
     try:
-        wait_for_ready(resources, workloads, timeout)
+        wait_for_ready(
+            resources, workloads, timeout, hopeless=lambda: "; ".join(impossible_placement(resources, spec))
+        )
     except KubeError as exc:
         hint = pending_hint(str(exc), spec.topology, spec.topology_key)
         raise KubeError(f"{exc}{' -- ' + hint if hint else ''}") from None
@@ -172,7 +188,53 @@ def wait_and_check_placement(
     )
 
 
-def deploy(resources: Resources, spec: AppSpec, check_mode: bool, diff: bool, wait: bool, timeout: float):
+def owned_objects(resources: Resources, name: str, namespace: str) -> list[dict[str, Any]]:
+    """Every object of the app in its namespace (by its labels), newest kinds first; none without the namespace."""
+    if resources.get("v1", "Namespace", namespace) is None:
+        return []
+    return [
+        obj
+        for kind in reversed(KIND_ORDER)
+        if kind != "Namespace"
+        for obj in resources.list(API_VERSIONS[kind], kind, namespace, label_selector=app_selector(name))
+    ]
+
+
+def prune(
+    resources: Resources,
+    spec: AppSpec,
+    manifests: list[dict[str, Any]],
+    delete_volumes: bool,
+    check_mode: bool,
+) -> tuple[list[Change], list[str]]:
+    """Delete (dry-run in check mode) the objects this module applied for the app that the spec no longer
+    renders. Claims stay unless delete_volumes: their names are returned as kept."""
+    stale = prune_candidates(
+        owned_objects(resources, spec.name, spec.namespace), manifests, resources.field_manager
+    )
+    doomed, kept = _spare_claims(stale, delete_volumes)
+    return delete_set(resources, doomed, check_mode), kept
+
+
+def _spare_claims(
+    objects: list[dict[str, Any]], delete_volumes: bool
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """(objects to delete, names of the claims kept): claims hold data and go only with delete_volumes."""
+    if delete_volumes:
+        return objects, []
+    claims = sorted(o["metadata"]["name"] for o in objects if o["kind"] == "PersistentVolumeClaim")
+    return [o for o in objects if o["kind"] != "PersistentVolumeClaim"], claims
+
+
+def deploy(
+    resources: Resources,
+    spec: AppSpec,
+    check_mode: bool,
+    diff: bool,
+    wait: bool,
+    timeout: float,
+    delete_volumes: bool = False,
+):
     digests, pending = external_digests(resources, spec, check_mode)
     manifests = render_app(spec, digests)
     live_claims, live_sets = _live_for_growth(resources, spec, manifests)
@@ -183,6 +245,8 @@ def deploy(resources: Resources, spec: AppSpec, check_mode: bool, diff: bool, wa
     for growth in growths:
         check_expandable(resources, live_claims[growth.claim])
     result = apply_set(resources, pinned, check_mode=check_mode)
+    pruned, kept = prune(resources, spec, pinned, delete_volumes, check_mode)
+    result.changes += pruned
     messages: list[str] = []
     if growths and check_mode:
         messages = [
@@ -207,6 +271,8 @@ def deploy(resources: Resources, spec: AppSpec, check_mode: bool, diff: bool, wa
         "volume_growth": messages,
         "missing_dependencies": pending,
         "pods": [],
+        "pruned": [f"{c.manifest['kind']}/{c.manifest['metadata']['name']}" for c in pruned],
+        "kept_volumes": kept,
     }
     if diff:
         output["diff"] = _diff(result)
@@ -228,18 +294,8 @@ def remove(
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """Delete every object of the app (found by its labels), newest kinds first; claims only on request."""
-    if resources.get("v1", "Namespace", namespace) is None:
-        return {"changed": False, "objects": [], "kept_volumes": []}
-    found, kept = [], []
-    for kind in reversed(KIND_ORDER):
-        if kind == "Namespace":
-            continue
-        objects = resources.list(API_VERSIONS[kind], kind, namespace, label_selector=app_selector(name))
-        if kind == "PersistentVolumeClaim" and not delete_volumes:
-            kept = sorted(o["metadata"]["name"] for o in objects)
-            continue
-        found += objects
-    changes = delete_set(resources, found, check_mode)
+    doomed, kept = _spare_claims(owned_objects(resources, name, namespace), delete_volumes)
+    changes = delete_set(resources, doomed, check_mode)
     if wait and not check_mode and changes:
         poll(
             lambda: (not resources.list("v1", "Pod", namespace, label_selector=app_selector(name)), None),

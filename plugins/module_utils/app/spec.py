@@ -9,6 +9,7 @@ argspec.py). Every rule the argument_spec cannot express is checked here, and ev
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.app.argspec import 
     APP_REQUIRED_IF,
     TOPOLOGIES,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import is_dns_subdomain
 
 
 class SpecError(ValueError):
@@ -34,6 +36,16 @@ RESERVED_VOLUME_PREFIX = "rk-"
 SERVER = "server"
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# Image references as container runtimes parse them (the distribution/reference grammar).
+_IMAGE_PATH = re.compile(r"^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$")
+_IMAGE_DOMAIN = re.compile(
+    r"^([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9])(\.([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9]))*"
+    r"(:[0-9]+)?$|^\[[0-9a-fA-F:.]+\](:[0-9]+)?$"
+)
+_IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_IMAGE_DIGEST = re.compile(r"^(?P<algorithm>[a-z0-9]+([+._-][a-z0-9]+)*):(?P<hex>[0-9a-fA-F]+)$")
+_DIGEST_HEX_LENGTH = {"sha256": 64, "sha384": 96, "sha512": 128}
+_MAX_IMAGE_NAME = 255
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _QUANTITY = re.compile(
     r"^(?P<num>[0-9]+(\.[0-9]*)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][0-9]+)?$"
@@ -279,19 +291,57 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _check_name(option: str, value: str) -> None:
-    if not _DNS_LABEL.match(value or ""):
+def check_name(option: str, value: str) -> None:
+    """An app or namespace name: a DNS label (RFC 1123, starting with a letter)."""
+    if not isinstance(value, str) or len(value) > _MAX_NAME or not _DNS_LABEL.match(value):
         raise SpecError(
-            f"{option} '{value}' is not a valid name: use lower-case letters, digits and '-', starting with a letter"
+            f"{option} '{value}' is not a valid name: use lower-case letters, digits and '-', starting with a letter "
+            f"(at most {_MAX_NAME})"
         )
 
 
+def _check_subdomain(option: str, value: str) -> None:
+    """Secret, ConfigMap and class names are DNS subdomains (lower case, digits, '-' and '.')."""
+    if not is_dns_subdomain(value):
+        raise SpecError(
+            f"{option} '{value}' is not a valid object name: use lower-case letters, digits, '-' and '.', "
+            "starting and ending with a letter or digit"
+        )
+
+
+def _optional_subdomain(option: str, value: str | None) -> str | None:
+    if value is not None:
+        _check_subdomain(option, value)
+    return value
+
+
 def _check_image(option: str, image: str) -> None:
-    if "@" in image:
-        return
-    last = image.rsplit("/", 1)[-1]
-    if ":" not in last or last.endswith(":"):
+    """The reference grammar the container runtime applies: [domain/]path[:tag][@algorithm:hex]."""
+    rest, _, digest = image.partition("@")
+    name, tag = rest, None
+    if ":" in rest.rsplit("/", 1)[-1]:
+        name, tag = rest.rsplit(":", 1)
+    if not digest and not tag:
         raise SpecError(f"{option} '{image}' has no tag: write {image.rstrip(':')}:<tag>")
+    if digest:
+        match = _IMAGE_DIGEST.match(digest)
+        length = len(match["hex"]) if match else 0
+        if not match or length != _DIGEST_HEX_LENGTH.get(match["algorithm"], max(length, 32)):
+            raise SpecError(
+                f"{option} '{image}': digest '{digest}' is not a digest: write sha256: and its 64 hex digits"
+            )
+    if tag is not None and not _IMAGE_TAG.match(tag):
+        raise SpecError(
+            f"{option} '{image}': tag '{tag}' is not a tag: use letters, digits, '_', '.' and '-' "
+            "(at most 128, not starting with '.' or '-')"
+        )
+    domain, _, path = name.partition("/")
+    valid = _IMAGE_PATH.match(name) or (path and _IMAGE_DOMAIN.match(domain) and _IMAGE_PATH.match(path))
+    if len(name) > _MAX_IMAGE_NAME or not valid:
+        raise SpecError(
+            f"{option} '{image}': '{name}' is not an image name: write [registry[:port]/]path, the path in "
+            "lower-case letters, digits and the separators '.', '_' and '-', e.g. registry.example.com/team/app"
+        )
 
 
 def _check_env_name(option: str, name: str) -> None:
@@ -299,9 +349,16 @@ def _check_env_name(option: str, name: str) -> None:
         raise SpecError(f"{option}: '{name}' is not a valid environment variable name")
 
 
-def _check_abs_path(option: str, path: str) -> str:
+def _check_abs_path(option: str, path: str, file: bool = False) -> str:
+    """An absolute path in the container (or on the node), normalised; `file`: a file's path, not a directory's."""
     if not path.startswith("/"):
         raise SpecError(f"{option} '{path}' must be an absolute path inside the container")
+    if ".." in path.split("/"):
+        raise SpecError(f"{option} '{path}' contains '..': write the path it should reach without '..'")
+    if file and (path.endswith("/") or posixpath.normpath(path) == "/"):
+        raise SpecError(
+            f"{option} '{path}' ends in '/': give the path of the file, e.g. {path.rstrip('/')}/app.conf"
+        )
     return posixpath.normpath(path)
 
 
@@ -349,18 +406,53 @@ def _port(option: str, value: Any) -> int | str:
     raise SpecError(f"{option} '{value}' is neither a port number nor a port name")
 
 
+def _check_resources(option: str, raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    """requests and limits are quantities, and no limit is below its request (the API server's rules)."""
+    if not raw:
+        return None
+    amounts: dict[str, dict[str, Decimal]] = {}
+    for section, values in raw.items():
+        if section not in ("requests", "limits") or not isinstance(values, dict):
+            raise SpecError(
+                f"{option}.{section}: give requests and limits, each a dictionary such as {{cpu: 500m}}"
+            )
+        amounts[section] = {}
+        for resource, value in values.items():
+            try:
+                amounts[section][resource] = parse_quantity(
+                    str(value) if isinstance(value, (int, float)) else value
+                )
+            except SpecError as exc:
+                raise SpecError(f"{option}.{section}.{resource} {exc}") from None
+    for resource, request in amounts.get("requests", {}).items():
+        limit = amounts.get("limits", {}).get(resource)
+        if limit is not None and limit < request:
+            raise SpecError(
+                f"{option}.limits.{resource} '{raw['limits'][resource]}' is below requests.{resource} "
+                f"'{raw['requests'][resource]}': raise the limit or lower the request"
+            )
+    return raw
+
+
 def _container(option: str, raw: dict[str, Any]) -> Container:
-    _check_name(f"{option}.name", raw["name"])
+    check_name(f"{option}.name", raw["name"])
     _check_image(f"{option}.image", raw["image"])
     env = []
     for key, value in (raw.get("env") or {}).items():
         _check_env_name(f"{option}.env", key)
         env.append((key, _text(value)))
     ports = []
+    port_names: dict[str, int] = {}
     for i, port in enumerate(raw.get("ports") or []):
-        _check_name(f"{option}.ports[{i}].name", port["name"])
+        check_name(f"{option}.ports[{i}].name", port["name"])
         if len(port["name"]) > 15:
             raise SpecError(f"{option}.ports[{i}].name '{port['name']}' is longer than 15 characters")
+        if port["name"] in port_names:
+            raise SpecError(
+                f"{option}.ports[{i}].name '{port['name']}' is also ports[{port_names[port['name']]}]: "
+                "port names must be unique"
+            )
+        port_names[port["name"]] = i
         ports.append(
             Port(
                 port["name"],
@@ -382,7 +474,7 @@ def _container(option: str, raw: dict[str, Any]) -> Container:
         args=tuple(raw.get("args") or ()),
         env=tuple(env),
         ports=tuple(ports),
-        resources=raw.get("resources") or None,
+        resources=_check_resources(f"{option}.resources", raw.get("resources")),
         capabilities=tuple(c.upper() for c in raw.get("capabilities") or ()),
         privileged=bool(raw.get("privileged")),
         devices=devices,
@@ -409,7 +501,7 @@ def _workloads(option: str, value: list[str] | None, known: tuple[str, ...]) -> 
 
 
 def _volume(option: str, raw: dict[str, Any], known: tuple[str, ...]) -> Volume:
-    _check_name(f"{option}.name", raw["name"])
+    check_name(f"{option}.name", raw["name"])
     common = {
         "name": raw["name"],
         "mount_path": _check_abs_path(f"{option}.mount_path", raw["mount_path"]),
@@ -446,7 +538,7 @@ def _volume(option: str, raw: dict[str, Any], known: tuple[str, ...]) -> Volume:
     return Volume(
         source="claim",
         size=raw["size"],
-        storage_class=raw.get("storage_class"),
+        storage_class=_optional_subdomain(f"{option}.storage_class", raw.get("storage_class")),
         access_mode=raw["access_mode"],
         **common,
     )
@@ -458,6 +550,7 @@ def _external_mount(option: str, raw: dict[str, Any] | None, known: tuple[str, .
     kind, name = ("Secret", raw["secret"]) if raw.get("secret") else ("ConfigMap", raw.get("config_map"))
     if not name:
         raise SpecError(f"{option}: set secret or config_map (the object made by the {option} module)")
+    _check_subdomain(f"{option}.{'secret' if kind == 'Secret' else 'config_map'}", name)
     return ExternalMount(
         option=option,
         kind=kind,
@@ -468,6 +561,22 @@ def _external_mount(option: str, raw: dict[str, Any] | None, known: tuple[str, .
     )
 
 
+def _check_unique_service_ports(option: str, ports: list[ServicePort]) -> None:
+    names: dict[str, int] = {}
+    numbers: dict[tuple[int, str], int] = {}
+    for j, port in enumerate(ports):
+        check_name(f"{option}.ports[{j}].name", port.name)
+        if port.name in names:
+            raise SpecError(
+                f"{option}.ports[{j}].name '{port.name}' is also ports[{names[port.name]}]: port names must be unique"
+            )
+        if (port.port, port.protocol) in numbers:
+            raise SpecError(
+                f"{option}.ports[{j}].port {port.port}/{port.protocol} is also ports[{numbers[port.port, port.protocol]}]"
+            )
+        names[port.name], numbers[port.port, port.protocol] = j, j
+
+
 def _services(
     app: str, raw: list[dict[str, Any]], topology: str, known: tuple[str, ...]
 ) -> tuple[Service, ...]:
@@ -475,7 +584,7 @@ def _services(
     for i, svc in enumerate(raw):
         option = f"services[{i}]"
         if svc.get("name"):
-            _check_name(f"{option}.name", svc["name"])
+            check_name(f"{option}.name", svc["name"])
         name = f"{app}-{svc['name']}" if svc.get("name") else app
         if len(name) + 2 > _MAX_NAME:
             raise SpecError(
@@ -503,6 +612,7 @@ def _services(
                     port["protocol"],
                 )
             )
+        _check_unique_service_ports(option, ports)
         if svc["per_side"] and any(p.node_port for p in ports):
             raise SpecError(
                 f"{option}.ports: node_port cannot be used with per_side (two services would claim it)"
@@ -544,7 +654,7 @@ def _odbc(raw: dict[str, Any] | None, known: tuple[str, ...]) -> Odbc | None:
         merged.update({key: _text(value) for key, value in settings.items()})
         dsns.append((dsn, tuple(merged.items())))
     return Odbc(
-        path=_check_abs_path("odbc.path", raw["path"]),
+        path=_check_abs_path("odbc.path", raw["path"], file=True),
         dsns=tuple(dsns),
         workloads=_workloads("odbc.workloads", raw.get("workloads"), known),
     )
@@ -598,8 +708,8 @@ def _ingress(raw: dict[str, Any] | None, services: tuple[Service, ...], app: str
         paths=paths,
         service=target.name,
         port=port,
-        tls_secret=raw.get("tls_secret"),
-        class_name=raw.get("class_name"),
+        tls_secret=_optional_subdomain("ingress.tls_secret", raw.get("tls_secret")),
+        class_name=_optional_subdomain("ingress.class_name", raw.get("class_name")),
         cookie_affinity=raw["cookie_affinity"],
         cookie_name=raw.get("cookie_name") or app,
         cookie_max_age=raw["cookie_max_age"],
@@ -658,24 +768,27 @@ def spec_container(spec: AppSpec, workload: str) -> Container:
     raise KeyError(workload)
 
 
-def parse_spec(params: dict[str, Any]) -> AppSpec:
-    """Validated module parameters -> AppSpec, or SpecError naming the offending option."""
-    name = params["name"]
-    _check_name("name", name)
-    _check_name("namespace", params["namespace"])
-    topology = params.get("topology")
-    if topology not in TOPOLOGIES:
-        raise SpecError(f"topology '{topology}' is unknown: use one of {', '.join(TOPOLOGIES)}")
+def _check_basics(params: dict[str, Any]) -> None:
+    check_name("name", params["name"])
+    check_name("namespace", params["namespace"])
+    if params.get("topology") not in TOPOLOGIES:
+        raise SpecError(f"topology '{params.get('topology')}' is unknown: use one of {', '.join(TOPOLOGIES)}")
     if not params.get("server"):
         raise SpecError("server is required: give at least server.image")
-    replicas = params["replicas"]
-    if replicas < 1:
-        raise SpecError(f"replicas must be at least 1, got {replicas}")
+    if params["replicas"] < 1:
+        raise SpecError(f"replicas must be at least 1, got {params['replicas']}")
+    if params["failover_toleration_seconds"] < 0:
+        raise SpecError("failover_toleration_seconds must be 0 or more")
+    for env_name, option in ((params["member_id_env"], "member_id_env"), (params["side_env"], "side_env")):
+        _check_env_name(option, env_name)
+    for i, secret in enumerate(params.get("env_from_secrets") or []):
+        _check_subdomain(f"env_from_secrets[{i}]", secret)
+    for i, secret in enumerate(params.get("image_pull_secrets") or []):
+        _check_subdomain(f"image_pull_secrets[{i}]", secret)
+    _optional_subdomain("priority_class", params.get("priority_class"))
 
-    server = _container("server", params["server"])
-    companions = tuple(
-        _container(f"companions[{i}]", c) for i, c in enumerate(params.get("companions") or [])
-    )
+
+def _per_side(params: dict[str, Any], topology: str) -> tuple[PerSide, ...]:
     per_side = tuple(
         PerSide(
             container=_container(f"per_side[{i}]", p),
@@ -685,10 +798,6 @@ def parse_spec(params: dict[str, Any]) -> AppSpec:
         )
         for i, p in enumerate(params.get("per_side") or [])
     )
-    if companions and topology == "cluster":
-        raise SpecError(
-            "companions need topology pair or single (a cluster member has no single server to pin to)"
-        )
     if per_side and topology != "pair":
         raise SpecError(
             f"per_side needs topology: pair (this app is {topology}): make them companions instead"
@@ -698,7 +807,17 @@ def parse_spec(params: dict[str, Any]) -> AppSpec:
             _check_env_name(f"per_side[{i}].instance_env", single.instance_env)
         if dict(single.instances)["a"] == dict(single.instances)["b"]:
             raise SpecError(f"per_side[{i}].instances: sides a and b need different instance numbers")
+    return per_side
 
+
+def _workload_names(
+    name: str,
+    topology: str,
+    server: Container,
+    companions: tuple[Container, ...],
+    per_side: tuple[PerSide, ...],
+) -> tuple[str, ...]:
+    """The names of the app's workloads, server first; each unique and short enough for its pod names."""
     names: dict[str, str] = {server.name: "server.name"}
     for option, container in [(f"companions[{i}]", c) for i, c in enumerate(companions)] + [
         (f"per_side[{i}]", p.container) for i, p in enumerate(per_side)
@@ -708,38 +827,103 @@ def parse_spec(params: dict[str, Any]) -> AppSpec:
         if container.name in names:
             raise SpecError(f"{option}.name '{container.name}' is already used by {names[container.name]}")
         names[container.name] = f"{option}.name"
-    known = tuple(names)
-
-    for workload in known:
+    for workload in names:
         longest = f"{name}-{workload}-a" if topology == "pair" else f"{name}-{workload}"
         if len(longest) > _MAX_NAME - 11:  # room for the pod-template hash Kubernetes appends to pod names
             raise SpecError(
                 f"name '{name}' with workload '{workload}' gives '{longest}', too long: shorten name or the workload name"
             )
+    return tuple(names)
 
-    volumes = tuple(_volume(f"volumes[{i}]", v, known) for i, v in enumerate(params.get("volumes") or []))
-    seen_volumes: set[str] = set()
+
+def _volumes(raw: list[dict[str, Any]], known: tuple[str, ...]) -> tuple[Volume, ...]:
+    volumes = tuple(_volume(f"volumes[{i}]", v, known) for i, v in enumerate(raw))
+    seen: set[str] = set()
     for i, vol in enumerate(volumes):
         if vol.name.startswith(RESERVED_VOLUME_PREFIX):
             raise SpecError(
                 f"volumes[{i}].name '{vol.name}': names starting with {RESERVED_VOLUME_PREFIX} are the module's own"
             )
-        if vol.name in seen_volumes:
+        if vol.name in seen:
             raise SpecError(f"volumes[{i}].name '{vol.name}' is used twice: volume names must be unique")
-        seen_volumes.add(vol.name)
+        seen.add(vol.name)
+    return volumes
 
-    config_files = tuple(
+
+def _config_files(raw: list[dict[str, Any]], known: tuple[str, ...]) -> tuple[ConfigFile, ...]:
+    return tuple(
         ConfigFile(
-            path=_check_abs_path(f"config_files[{i}].path", c["path"]),
+            path=_check_abs_path(f"config_files[{i}].path", c["path"], file=True),
             content=c["content"],
             workloads=_workloads(f"config_files[{i}].workloads", c.get("workloads"), known),
         )
-        for i, c in enumerate(params.get("config_files") or [])
+        for i, c in enumerate(raw)
     )
-    odbc = _odbc(params.get("odbc"), known)
-    for env_name, option in ((params["member_id_env"], "member_id_env"), (params["side_env"], "side_env")):
-        _check_env_name(option, env_name)
 
+
+def _egress(raw: dict[str, Any] | None) -> Egress | None:
+    if not raw:
+        return None
+    rules = []
+    for i, rule in enumerate(raw["allow"]):
+        try:
+            if "/" not in rule["cidr"]:
+                raise ValueError(rule["cidr"])
+            ipaddress.ip_network(rule["cidr"], strict=False)
+        except ValueError:
+            raise SpecError(
+                f"egress.allow[{i}].cidr '{rule['cidr']}' is not a CIDR: write an address and prefix length, "
+                "e.g. 10.0.0.5/32"
+            ) from None
+        rules.append(
+            EgressRule(
+                rule["cidr"],
+                tuple(_port(f"egress.allow[{i}].ports", p) for p in rule["ports"]),
+                rule["protocol"],
+            )
+        )
+    return Egress(tuple(rules), raw["dns"])
+
+
+def _labels(raw: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    labels = _string_map(raw)
+    for key, _ in labels:
+        if key.startswith(("app.kubernetes.io/", "redundant.kube/")):
+            raise SpecError(
+                f"labels: '{key}' is set by the module: choose a key outside app.kubernetes.io/ and redundant.kube/"
+            )
+    return labels
+
+
+def _active_probe(raw: dict[str, Any] | None) -> ActiveProbe | None:
+    if not raw:
+        return None
+    return ActiveProbe(
+        type=raw["type"],
+        key=raw["key"],
+        value=raw["value"],
+        command=tuple(raw.get("command") or ()),
+        path=raw["path"],
+        port=raw.get("port"),
+        scheme=raw["scheme"],
+        via=raw.get("via") or "pod_ip",
+    )
+
+
+def parse_spec(params: dict[str, Any]) -> AppSpec:
+    """Validated module parameters -> AppSpec, or SpecError naming the offending option."""
+    _check_basics(params)
+    name, topology = params["name"], params["topology"]
+    server = _container("server", params["server"])
+    companions = tuple(
+        _container(f"companions[{i}]", c) for i, c in enumerate(params.get("companions") or [])
+    )
+    if companions and topology == "cluster":
+        raise SpecError(
+            "companions need topology pair or single (a cluster member has no single server to pin to)"
+        )
+    per_side = _per_side(params, topology)
+    known = _workload_names(name, topology, server, companions, per_side)
     external = tuple(
         m
         for m in (
@@ -749,70 +933,30 @@ def parse_spec(params: dict[str, Any]) -> AppSpec:
         if m
     )
     services = _services(name, params.get("services") or [], topology, known)
-    egress = None
-    if params.get("egress"):
-        rules = []
-        for i, rule in enumerate(params["egress"]["allow"]):
-            if not re.match(r"^[0-9a-fA-F:.]+/[0-9]{1,3}$", rule["cidr"]):
-                raise SpecError(
-                    f"egress.allow[{i}].cidr '{rule['cidr']}' is not a CIDR: write e.g. 10.0.0.5/32"
-                )
-            rules.append(
-                EgressRule(
-                    rule["cidr"],
-                    tuple(_port(f"egress.allow[{i}].ports", p) for p in rule["ports"]),
-                    rule["protocol"],
-                )
-            )
-        egress = Egress(tuple(rules), params["egress"]["dns"])
-
-    labels = _string_map(params.get("labels"))
-    for key, _value in labels:
-        if key.startswith(("app.kubernetes.io/", "redundant.kube/")):
-            raise SpecError(
-                f"labels: '{key}' is set by the module: choose a key outside app.kubernetes.io/ and redundant.kube/"
-            )
-
-    probe = params.get("active_probe")
-    active_probe = None
-    if probe:
-        active_probe = ActiveProbe(
-            type=probe["type"],
-            key=probe["key"],
-            value=probe["value"],
-            command=tuple(probe.get("command") or ()),
-            path=probe["path"],
-            port=probe.get("port"),
-            scheme=probe["scheme"],
-            via=probe.get("via") or "pod_ip",
-        )
-    if params["failover_toleration_seconds"] < 0:
-        raise SpecError("failover_toleration_seconds must be 0 or more")
-
     spec = AppSpec(
         name=name,
         namespace=params["namespace"],
         topology=topology,
         topology_key=params["topology_key"],
-        replicas=replicas if topology == "cluster" else 1,
+        replicas=params["replicas"] if topology == "cluster" else 1,
         server=server,
         companions=companions,
         per_side=per_side,
-        volumes=volumes,
-        config_files=config_files,
-        odbc=odbc,
+        volumes=_volumes(params.get("volumes") or [], known),
+        config_files=_config_files(params.get("config_files") or [], known),
+        odbc=_odbc(params.get("odbc"), known),
         env_from_secrets=tuple(params.get("env_from_secrets") or ()),
         services=services,
-        egress=egress,
+        egress=_egress(params.get("egress")),
         external_mounts=external,
         core_dumps=_core_dumps(params.get("core_dumps"), known),
-        active_probe=active_probe,
+        active_probe=_active_probe(params.get("active_probe")),
         node_selector=_string_map(params.get("node_selector")),
         tolerations=tuple(params.get("tolerations") or ()),
         failover_toleration_seconds=params["failover_toleration_seconds"],
         priority_class=params.get("priority_class"),
         image_pull_secrets=tuple(params.get("image_pull_secrets") or ()),
-        labels=labels,
+        labels=_labels(params.get("labels")),
         annotations=_string_map(params.get("annotations")),
         ingress=_ingress(params.get("ingress"), services, name),
         member_id_env=params["member_id_env"],

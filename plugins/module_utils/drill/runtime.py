@@ -30,6 +30,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.drill.steps import 
     is_simulated,
     last_heartbeat,
     node_ready_changed,
+    options_for_topology,
     recovered_at,
     replacement,
     restart_state,
@@ -344,6 +345,7 @@ class Drill:
                 + "; ".join(before.report["reasons"])
             )
         topology = before.report["topology"]
+        p = self.p = options_for_topology(p, topology)
         side = self.resolve_side(before.report if self.p.side in ("a", "b") else self.snapshot(True).report)
         target = choose_target(before.pods, topology, side, p.member)
         node_name = target["spec"]["nodeName"]

@@ -17,8 +17,9 @@ Pod conditions and most metadata times have a resolution of one second, so recov
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
     LABEL_COMPONENT,
@@ -141,6 +142,26 @@ def slot(pod: dict[str, Any]) -> tuple[str | None, str | None, str | None]:
     labels = _labels(pod)
     member = pod["metadata"]["name"] if _owner_kind(pod) == "StatefulSet" else None
     return labels.get(LABEL_COMPONENT), labels.get(LABEL_SIDE), member
+
+
+P = TypeVar("P")  # the drill's parameters (a dataclass with name, side and member)
+
+
+def options_for_topology(params: P, topology: str) -> P:
+    """The drill parameters with side and member filled in for the app's topology; DrillError, before
+    anything is disrupted, for an option given that this topology has no use for (side outside a pair,
+    member outside a cluster): a drill given wrong input must never disrupt anything."""
+    if params.side is not None and topology != "pair":
+        raise DrillError(
+            f"side: {params.side} picks a server of a pair, but app {params.name} is a {topology}: remove side"
+            + (" and give member (the StatefulSet ordinal)" if topology == "cluster" else "")
+        )
+    if params.member is not None and topology != "cluster":
+        raise DrillError(
+            f"member: {params.member} picks a member of a cluster, but app {params.name} is a {topology}: remove "
+            "member" + (" and give side (a, b, active or passive)" if topology == "pair" else "")
+        )
+    return dataclasses.replace(params, side=params.side or "a", member=params.member or 0)
 
 
 def choose_target(pods: list[dict[str, Any]], topology: str, side: str, member: int) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.client import 
     connection_argument_spec,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
+from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import check_timeout
 
 
 def kube_module(argument_spec: dict[str, Any], **kwargs: Any) -> AnsibleModule:
@@ -22,7 +23,13 @@ def kube_module(argument_spec: dict[str, Any], **kwargs: Any) -> AnsibleModule:
     spec = dict(connection_argument_spec())
     spec.update(argument_spec)
     kwargs.setdefault("supports_check_mode", True)
-    return AnsibleModule(argument_spec=spec, **kwargs)
+    module = AnsibleModule(argument_spec=spec, **kwargs)
+    if "wait_timeout" in spec and module.params.get("wait_timeout") is not None:
+        try:
+            check_timeout("wait_timeout", module.params["wait_timeout"])
+        except KubeError as exc:
+            module.fail_json(msg=str(exc))
+    return module
 
 
 def run_kube_module(
@@ -32,9 +39,14 @@ def run_kube_module(
     errors: tuple[type[Exception], ...] = (),
 ) -> None:
     """Connect (unless the module works without a cluster this time), run body, exit with its result;
-    a KubeError, or one of the capability's own `errors`, becomes one fail_json line."""
+    a KubeError, or one of the capability's own `errors`, becomes one fail_json line.
+
+    A module that waits retries API blips for as long as it would wait (wait_timeout); others a few times."""
+    waits = module.params.get("wait", True) and module.params.get("wait_timeout")
     try:
-        resources = Resources(api_client_from_params(module.params)) if connect else None
+        resources = (
+            Resources(api_client_from_params(module.params), retry_window=waits or 0) if connect else None
+        )
         result = body(resources)
     except (KubeError, *errors) as exc:
         module.fail_json(msg=str(exc))

@@ -10,14 +10,29 @@ reported changes and diff are the server's own, defaults and admission included.
 from __future__ import annotations
 
 import copy
+import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import KubeError
 from ansible_collections.redundant.kube.plugins.module_utils.kube.diff import comparable
+from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
+    is_dns_label,
+    is_dns_subdomain,
+)
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources, object_ref
+from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import poll
 
 CREATED, UPDATED, UNCHANGED, DELETED = "created", "updated", "unchanged", "deleted"
+# Services take RFC 1035 labels (starting with a letter), namespaces RFC 1123 labels, the rest subdomains.
+_SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_NAME_RULES = {
+    "Namespace": is_dns_label,
+    "Service": lambda name: len(name) <= 63 and _SERVICE_NAME.match(name) is not None,
+}
+# Deleting a namespace finishes once its controller has emptied it: seconds for one this run just made.
+NAMESPACE_GONE_SECONDS = 30
 
 
 @dataclass
@@ -104,6 +119,8 @@ def rollback(resources: Resources, done: list[Change]) -> list[str]:
         try:
             if change.action == CREATED:
                 resources.delete(api_version, kind, name, namespace)
+                if kind == "Namespace":
+                    _wait_gone(resources, name)
             elif change.action == UPDATED and change.before is not None:
                 resources.apply(restorable(change.before))
         except KubeError as exc:
@@ -111,12 +128,39 @@ def rollback(resources: Resources, done: list[Change]) -> list[str]:
     return failures
 
 
+def _wait_gone(resources: Resources, namespace: str) -> None:
+    poll(
+        lambda: (resources.get("v1", "Namespace", namespace) is None, None),
+        time.monotonic() + NAMESPACE_GONE_SECONDS,
+        lambda _: f"namespace {namespace} is still terminating after {NAMESPACE_GONE_SECONDS}s",
+        first_interval=0.2,
+    )
+
+
+def invalid_names(manifests: list[dict[str, Any]]) -> list[str]:
+    """Objects whose name or namespace the API server would refuse, one sentence each. Pure."""
+    problems = []
+    for manifest in manifests:
+        meta = manifest["metadata"]
+        if not _NAME_RULES.get(manifest["kind"], is_dns_subdomain)(meta["name"]):
+            problems.append(f"{object_ref(manifest)}: the name is not valid for a {manifest['kind']}")
+        namespace = meta.get("namespace")
+        if namespace is not None and not is_dns_label(namespace):
+            problems.append(f"{object_ref(manifest)}: namespace '{namespace}' is not a DNS label")
+    return problems
+
+
 def apply_set(resources: Resources, manifests: list[dict[str, Any]], check_mode: bool = False) -> ApplyResult:
     """Dry-run everything, then (unless check_mode) apply the objects that would change, in order.
 
-    A rejection during the dry-run writes nothing. A rejection while applying (a quota or webhook that
-    only the real write hits, a concurrent change) rolls back this run's writes before raising.
+    Names the API server would refuse fail first, before any request. A rejection during the dry-run writes
+    nothing. A rejection while applying (a quota or webhook that only the real write hits, a concurrent
+    change) rolls back this run's writes before raising; a namespace this run created is waited for until
+    it is gone.
     """
+    problems = invalid_names(manifests)
+    if problems:
+        raise KubeError("; ".join(problems))
     missing = [
         m
         for m in manifests
@@ -154,6 +198,28 @@ def apply_set(resources: Resources, manifests: list[dict[str, Any]], check_mode:
             raise KubeError(f"{exc} ({undone})") from None
         done.append(change)
     return result
+
+
+def applied_by(obj: dict[str, Any], field_manager: str) -> bool:
+    """Did `field_manager` write this object with server-side apply (not a controller creating it)? Pure."""
+    entries = obj.get("metadata", {}).get("managedFields") or []
+    return any(e.get("manager") == field_manager and e.get("operation") == "Apply" for e in entries)
+
+
+def prune_candidates(
+    live: list[dict[str, Any]], manifests: list[dict[str, Any]], field_manager: str
+) -> list[dict[str, Any]]:
+    """Objects of the set's owner (live, found by its labels) that the manifests no longer have: the ones to
+    prune, as kubectl apply --prune and ApplySets do. Only what `field_manager` applied counts, so objects a
+    controller made from the set (a StatefulSet's claims, a Deployment's ReplicaSets) are never touched. Pure."""
+    wanted = {(m["kind"], m["metadata"]["name"], m["metadata"].get("namespace")) for m in manifests}
+    return [
+        obj
+        for obj in live
+        if (obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace")) not in wanted
+        and not obj["metadata"].get("deletionTimestamp")
+        and applied_by(obj, field_manager)
+    ]
 
 
 def delete_set(resources: Resources, objects: list[dict[str, Any]], check_mode: bool = False) -> list[Change]:

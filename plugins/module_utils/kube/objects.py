@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 MANAGED_BY = "redundant.kube"
@@ -39,6 +40,24 @@ WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 
 ANNOTATION_PREFIX = "checksum.redundant.kube"
 _MAX_NAME = 63
+# Object names as the API server checks them: RFC 1123 labels (namespaces) and subdomains (most kinds).
+DNS_LABEL_PATTERN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS_SUBDOMAIN_PATTERN = rf"{DNS_LABEL_PATTERN}(\.{DNS_LABEL_PATTERN})*"
+MAX_SUBDOMAIN = 253
+
+
+def is_dns_label(text: Any) -> bool:
+    return (
+        isinstance(text, str) and len(text) <= _MAX_NAME and re.fullmatch(DNS_LABEL_PATTERN, text) is not None
+    )
+
+
+def is_dns_subdomain(text: Any) -> bool:
+    return (
+        isinstance(text, str)
+        and len(text) <= MAX_SUBDOMAIN
+        and re.fullmatch(DNS_SUBDOMAIN_PATTERN, text) is not None
+    )
 
 
 def app_selector(name: str) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,13 +112,66 @@ def _status_message(exc: Any) -> str:
         return str(getattr(exc, "reason", exc))
 
 
-class Resources:
-    """Plain-dict access to the objects of one API server."""
+# Answers meaning "not now" that client-go and kubectl retry: API priority and fairness or a limiter
+# (429), the server starting or stopping (503), a proxy in front of it timing out (504).
+RETRYABLE_STATUS = (429, 503, 504)
+# Writes the server may have done before the connection broke are retried only when repeating them is
+# harmless: server-side apply, merge patch and delete are idempotent; a POST (create, eviction) is not.
+_REPEATABLE = ("GET", "PATCH", "PUT", "DELETE", "HEAD")
+MAX_RETRIES = 5  # when not waiting: about 15 s of backoff, enough for an API server restart to be noticed
+_FIRST_DELAY, _MAX_DELAY = 0.5, 8.0
 
-    def __init__(self, api_client: Any, field_manager: str = FIELD_MANAGER) -> None:
+
+def transient(method: str, exc: Exception) -> bool:
+    """Is this failure an API blip worth retrying (the request may be repeated), rather than an answer? Pure."""
+    if isinstance(exc, ApiException):
+        if exc.status == 0:  # the client's wrapping of TLS errors: only an interrupted handshake is a blip
+            return method in _REPEATABLE and "EOF" in str(exc.reason) and "CERTIFICATE" not in str(exc.reason)
+        # A POST is never repeated on an answer: a refused eviction (429) is the budget's verdict.
+        return method in _REPEATABLE and exc.status in RETRYABLE_STATUS
+    reason = getattr(exc, "reason", None) or exc  # MaxRetryError carries the last underlying error
+    if isinstance(
+        reason, urllib3.exceptions.ConnectTimeoutError
+    ):  # refused or timed out connecting: never sent
+        return True
+    if "CERTIFICATE" in str(reason).upper():
+        return False
+    return method in _REPEATABLE and isinstance(
+        reason, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError, ConnectionError)
+    )
+
+
+def retry_after(exc: Exception) -> float | None:
+    """The seconds a 429/503 answer asks the client to wait (its Retry-After header), if it says. Pure."""
+    headers = getattr(exc, "headers", None) or {}
+    try:
+        return float(headers.get("Retry-After"))
+    except (TypeError, ValueError):
+        return None
+
+
+class Resources:
+    """Plain-dict access to the objects of one API server.
+
+    Transient failures (connection refused or reset, the server restarting, 429/503/504) are retried with
+    exponential backoff: for `retry_window` seconds after the first failure of a request when it is set (a
+    waiting module sets its wait_timeout), else up to MAX_RETRIES times. `retries` counts them for the result.
+    """
+
+    def __init__(
+        self,
+        api_client: Any,
+        field_manager: str = FIELD_MANAGER,
+        retry_window: float = 0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.api_client = api_client
         self.field_manager = field_manager
         self.host = api_client.configuration.host
+        self.retry_window = retry_window
+        self.retries = 0
+        self._sleep, self._clock = sleep, clock
 
     # -- transport -------------------------------------------------------------------------------
     def request(
@@ -131,26 +186,53 @@ class Resources:
         headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
-        try:
-            response = self.api_client.call_api(
-                path,
-                method,
-                query_params=query or [],
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=60,
-            )
-        except ApiException as exc:
-            raise self.explain(exc, what or f"{method} {path}") from None
-        except urllib3.exceptions.HTTPError as exc:
-            raise self.unreachable(exc) from None
-        return json.loads(response.data or b"{}")
+        attempt, first_failure = 0, None
+        while True:
+            try:
+                response = self.api_client.call_api(
+                    path,
+                    method,
+                    query_params=query or [],
+                    header_params=headers,
+                    body=body,
+                    auth_settings=["BearerToken"],
+                    _preload_content=False,
+                    _return_http_data_only=True,
+                    _request_timeout=60,
+                )
+                return json.loads(response.data or b"{}")
+            except (ApiException, urllib3.exceptions.HTTPError) as exc:
+                first_failure = self._clock() if first_failure is None else first_failure
+                delay = self._retry_delay(method, exc, attempt, first_failure)
+                if delay is None:
+                    error = (
+                        self.explain(exc, what or f"{method} {path}")
+                        if isinstance(exc, ApiException) and exc.status
+                        else self.unreachable(exc)
+                    )
+                    if attempt:
+                        error.args = (
+                            f"{error} (after {attempt} retries over {self._clock() - first_failure:.0f}s)",
+                        )
+                    raise error from None
+            attempt += 1
+            self.retries += 1
+            self._sleep(delay)
+
+    def _retry_delay(self, method: str, exc: Exception, attempt: int, first_failure: float) -> float | None:
+        """Seconds to wait before trying again, or None to give up."""
+        if not transient(method, exc):
+            return None
+        delay = retry_after(exc) or min(_FIRST_DELAY * 2**attempt, _MAX_DELAY)
+        if self.retry_window <= 0:
+            return delay if attempt < MAX_RETRIES else None
+        remaining = first_failure + self.retry_window - self._clock()
+        return min(delay, remaining) if remaining > 0 else None
 
     def unreachable(self, exc: Exception) -> KubeError:
         reason = getattr(exc, "reason", None) or exc
+        if isinstance(reason, str):  # the client's wrapping of TLS errors: "SSLError\n<detail>"
+            reason = reason.replace("\n", ": ")
         if isinstance(reason, ssl.SSLError) or "CERTIFICATE" in str(reason).upper():
             return KubeError(
                 f"TLS verification of the API server at {self.host} failed ({reason}): set ca_cert to the cluster CA"

@@ -26,6 +26,14 @@ class WaitTimeout(KubeError):
         self.last = last
 
 
+def check_timeout(option: str, seconds: float) -> None:
+    """A wait of 0 seconds or less could only time out, after the changes were made: refuse it first."""
+    if seconds <= 0:
+        raise KubeError(
+            f"{option} must be more than 0 seconds, got {seconds:g}: give the seconds to wait, e.g. 300"
+        )
+
+
 def poll(
     check: Callable[[], tuple[bool, T]],
     deadline: float,
@@ -108,11 +116,14 @@ def wait_for_ready(
     objects: Iterable[dict[str, Any]],
     timeout: float,
     sleep: Callable[[float], None] = time.sleep,
+    hopeless: Callable[[], str] | None = None,
 ) -> list[dict[str, Any]]:
     """Wait until every Deployment/StatefulSet/DaemonSet/Pod in objects is rolled out and Ready.
 
     Returns the final state of the waited objects. On timeout raises WaitTimeout naming each object that
     is not done and the reasons its pods give (e.g. the scheduler's "0/3 nodes are available: ...").
+    `hopeless`, asked while something is not done, says why no waiting can help ('' when it may): then
+    KubeError with that reason at once instead of waiting for the timeout.
     """
     pending = [o for o in objects if o.get("kind") in WAITABLE_KINDS]
     done: list[dict[str, Any]] = []
@@ -132,6 +143,9 @@ def wait_for_ready(
             else:
                 still.append((live, progress))
         pending = [obj for obj, _unused in still]
+        verdict = hopeless() if still and hopeless else ""
+        if verdict:
+            raise KubeError(f"cannot become ready, whatever the wait: {verdict}")
         return not still, still
 
     def timeout_message(still: list[tuple[dict[str, Any], str]]) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
+    DNS_SUBDOMAIN_PATTERN,
     LABEL_SIDE,
     LABEL_WORKLOAD_KIND,
     is_ready,
@@ -69,6 +70,58 @@ def check_key(kind: str, key: str) -> None:
             f"key '{key}' is not a valid {kind} key: use letters, digits, '-', '_' or '.' (at most 253), "
             "e.g. LicenceRun.code"
         )
+
+
+# Label selectors as the API server parses them (k8s.io/apimachinery labels.Parse).
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+_LABEL_VALUE = re.compile(rf"^({_LABEL_NAME})?$")
+_LABEL_KEY = re.compile(rf"^({DNS_SUBDOMAIN_PATTERN}/)?(?P<name>{_LABEL_NAME})$")
+_KEY_TOKEN = r"\s*(?P<key>[^\s!=<>(),]+)\s*"
+_REQUIREMENTS = (
+    re.compile(rf"^\s*!?{_KEY_TOKEN}$"),  # key exists / !key
+    re.compile(rf"^{_KEY_TOKEN}(==|=|!=)\s*(?P<value>[^\s!=<>(),]*)\s*$"),
+    re.compile(rf"^{_KEY_TOKEN}\s(in|notin)\s*\((?P<values>[^()]*)\)\s*$"),
+    re.compile(rf"^{_KEY_TOKEN}[<>]\s*(?P<number>[0-9]+)\s*$"),
+)
+
+
+def _requirements(option: str, selector: str) -> list[str]:
+    """The comma-separated requirements of a selector (commas inside `in (...)` do not separate)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(selector):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth not in (0, 1):
+            raise LicenseError(f"{option} '{selector}': unbalanced parentheses at character {i + 1}")
+        if char == "," and depth == 0:
+            parts.append(selector[start:i])
+            start = i + 1
+    if depth:
+        raise LicenseError(f"{option} '{selector}': '(' is not closed: write e.g. app in (d2000,iris)")
+    return [*parts, selector[start:]]
+
+
+def check_selector(option: str, selector: str) -> None:
+    """A label selector the API server would accept, checked before anything is stored. LicenseError if not."""
+    if not selector.strip():
+        return  # the empty selector selects everything, as the API server reads it
+    for requirement in _requirements(option, selector):
+        match = next((m for pattern in _REQUIREMENTS if (m := pattern.match(requirement))), None)
+        if not match:
+            raise LicenseError(
+                f"{option} '{selector}': '{requirement.strip()}' is not a requirement: write key=value, key!=value, "
+                "key in (a,b), key notin (a,b), key or !key, joined by commas"
+            )
+        key = _LABEL_KEY.match(match["key"])
+        if not key or len(key["name"]) > 63:
+            raise LicenseError(f"{option} '{selector}': '{match['key']}' is not a label key")
+        values = [v.strip() for v in match["values"].split(",")] if "values" in match.groupdict() else []
+        if "values" in match.groupdict() and values == [""]:
+            raise LicenseError(f"{option} '{selector}': '{requirement.strip()}' needs at least one value")
+        if "value" in match.groupdict():
+            values = [match["value"]]
+        for value in values:
+            if len(value) > 63 or not _LABEL_VALUE.match(value):
+                raise LicenseError(f"{option} '{selector}': '{value}' is not a label value")
 
 
 @dataclass(frozen=True)

@@ -113,8 +113,15 @@ def test_rendered_check_mode_writes_nothing(tmp_path):
             {"replicas": 0, "topology": "cluster", "companions": [], "per_side": [], "services": []},
             "replicas must be at least 1, got 0",
         ),
+        ({"wait_timeout": -5}, "wait_timeout must be more than 0 seconds, got -5"),
+        ({"state": "absent", "wait_timeout": 0}, "wait_timeout must be more than 0 seconds, got 0"),
+        ({"server": {"image": "x/y:bad tag!"}}, "server.image 'x/y:bad tag!': tag 'bad tag!' is not a tag"),
+        (
+            {"config_files": [{"path": "/config/", "content": "x"}]},
+            "config_files[0].path '/config/' ends in '/'",
+        ),
     ],
-    ids=["topology", "image-tag", "replicas"],
+    ids=["topology", "image-tag", "replicas", "wait-timeout", "wait-timeout-absent", "image-grammar", "path"],
 )
 def test_bad_input_fails_with_one_line_before_any_cluster(tmp_path, change, message):
     # No kubeconfig anywhere: a failure here proves validation happens before any connection.
@@ -123,4 +130,33 @@ def test_bad_input_fails_with_one_line_before_any_cluster(tmp_path, change, mess
     assert run.failed
     assert message in run.result["msg"]
     assert "\n" not in run.result["msg"]
+    assert "Traceback" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "args"),
+    [
+        ("drill", {"name": "d2000", "step": "delete_pod", "wait_timeout": 0}),
+        (
+            "license",
+            {
+                "name": "lic",
+                "key": "license.lic",
+                "content": "LICENSE-1",
+                "wait_timeout": -1,
+                "restart": "none",
+            },
+        ),
+        ("app_info", {"name": "Bad_Name"}),
+    ],
+)
+def test_other_modules_refuse_bad_input_before_any_cluster(tmp_path, module, args):
+    run = run_module(
+        module,
+        {**args, "kubeconfig": str(tmp_path / "missing")},
+        env={"HOME": str(tmp_path), "KUBECONFIG": ""},
+    )
+    assert run.failed
+    option = "name" if module == "app_info" else "wait_timeout"
+    assert run.result["msg"].startswith(f"{option} ") and "\n" not in run.result["msg"], run.result
     assert "Traceback" not in run.stdout + run.stderr

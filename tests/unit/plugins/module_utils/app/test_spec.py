@@ -219,3 +219,141 @@ def test_reserved_volume_prefix():
 )
 def test_parse_quantity(text, value):
     assert parse_quantity(text) == value
+
+
+# -- refused before anything is applied (issue: inputs that were accepted and deployed) ----------------
+@pytest.mark.parametrize(
+    ("path", "fragment"),
+    [
+        ("/config/../../etc/passwd", "config_files[0].path '/config/../../etc/passwd' contains '..'"),
+        ("/config/", "config_files[0].path '/config/' ends in '/'"),
+        ("/", "config_files[0].path '/' ends in '/'"),
+    ],
+)
+def test_config_file_path_escaping_or_a_directory(path, fragment):
+    params = load_case("d2000_pair")
+    params["config_files"][0]["path"] = path
+    expect_error(params, fragment)
+
+
+def test_dot_dot_in_any_mount_path():
+    params = load_case("iris_single")
+    params["volumes"][0]["mount_path"] = "/data/../etc"
+    expect_error(params, "volumes[0].mount_path '/data/../etc' contains '..'")
+    params = load_case("d2000_pair")
+    params["odbc"]["path"] = "/etc/odbc/"
+    expect_error(params, "odbc.path '/etc/odbc/' ends in '/'")
+
+
+@pytest.mark.parametrize(
+    ("image", "fragment"),
+    [
+        ("x/y:bad tag!", "tag 'bad tag!' is not a tag"),
+        ("x/y:.hidden", "tag '.hidden' is not a tag"),
+        ("x/y:" + "t" * 129, "is not a tag"),
+        ("Registry/UPPER:1", "'Registry/UPPER' is not an image name"),
+        ("UPPER:1", "'UPPER' is not an image name"),
+        ("x//y:1", "'x//y' is not an image name"),
+        ("x/y-:1", "'x/y-' is not an image name"),
+        ("x/y@sha256:abc", "digest 'sha256:abc' is not a digest"),
+        ("x/y@sha256:" + "a" * 63, "is not a digest"),
+        ("x/y@sha256:" + "g" * 64, "is not a digest"),
+        ("x/y@md5", "is not a digest"),
+        ("a" * 256 + ":1", "is not an image name"),
+    ],
+)
+def test_image_reference_grammar(image, fragment):
+    params = load_case("d2000_pair")
+    params["server"]["image"] = image
+    expect_error(params, "server.image", fragment)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "busybox:1.36",
+        "registry.example.com:5000/team/app_x.y__z--w:v1.2-rc_3",
+        "localhost/app:1",
+        "[::1]:5000/app:1",
+        "Registry.Example:5000/app:1",
+        "app:1@sha256:" + "0123456789abcdef" * 4,
+        "app@sha512:" + "f" * 128,
+    ],
+)
+def test_image_reference_grammar_accepts(image):
+    params = load_case("d2000_pair")
+    params["server"]["image"] = image
+    assert spec_from_user_params(params).server.image == image
+
+
+@pytest.mark.parametrize(
+    ("resources", "fragment"),
+    [
+        ({"requests": {"cpu": "lots"}}, "server.resources.requests.cpu 'lots' is not a Kubernetes quantity"),
+        ({"limits": {"memory": "1 Gi"}}, "server.resources.limits.memory"),
+        (
+            {"requests": {"cpu": "1"}, "limits": {"cpu": "500m"}},
+            "server.resources.limits.cpu '500m' is below",
+        ),
+        ({"requets": {"cpu": "1"}}, "server.resources.requets: give requests and limits"),
+    ],
+)
+def test_resource_quantities(resources, fragment):
+    params = load_case("iris_single")
+    params["server"]["resources"] = resources
+    expect_error(params, fragment)
+
+
+def test_resource_quantities_as_numbers_are_fine():
+    params = load_case("iris_single")
+    params["server"]["resources"] = {"requests": {"cpu": 1, "memory": "1Gi"}, "limits": {"cpu": 2.5}}
+    spec_from_user_params(params)
+
+
+@pytest.mark.parametrize("cidr", ["10.0.0.300/32", "10.0.0.5/33", "10.0.0.5", "10.0.0.05/32", "fe80::g/64"])
+def test_egress_cidr_must_be_an_address_and_prefix(cidr):
+    params = load_case("d2000_pair")
+    params["egress"]["allow"][1]["cidr"] = cidr
+    expect_error(params, f"egress.allow[1].cidr '{cidr}' is not a CIDR")
+
+
+def test_duplicate_port_names():
+    params = load_case("iris_single")
+    params["server"]["ports"] = [
+        {"name": "web", "container_port": 80},
+        {"name": "web", "container_port": 443},
+    ]
+    expect_error(params, "server.ports[1].name 'web' is also ports[0]")
+    params = load_case("d2000_pair")
+    params["services"][0]["ports"].append({"name": "kernel", "port": 3120})
+    expect_error(params, "services[0].ports[1].name 'kernel' is also ports[0]")
+    params = load_case("d2000_pair")
+    params["services"][0]["ports"].append({"name": "other", "port": 3119})
+    expect_error(params, "services[0].ports[1].port 3119/TCP is also ports[0]")
+
+
+@pytest.mark.parametrize(
+    ("option", "change", "fragment"),
+    [
+        (
+            "license",
+            {"license": {"config_map": "Bad_Name", "mount_path": "/lic"}},
+            "license.config_map 'Bad_Name'",
+        ),
+        ("keystore", {"keystore": {"secret": "ks/1", "mount_path": "/ks"}}, "keystore.secret 'ks/1'"),
+        ("env_from_secrets", {"env_from_secrets": ["Db-Creds"]}, "env_from_secrets[0] 'Db-Creds'"),
+        ("image_pull_secrets", {"image_pull_secrets": ["ok", "-no"]}, "image_pull_secrets[1] '-no'"),
+        ("priority_class", {"priority_class": "High Priority"}, "priority_class 'High Priority'"),
+    ],
+)
+def test_names_of_objects_the_app_refers_to(option, change, fragment):
+    expect_error(with_changes("iris_single", **change), fragment, "is not a valid object name")
+
+
+def test_storage_class_and_ingress_names():
+    params = load_case("iris_single")
+    params["volumes"][0]["storage_class"] = "Fast_SSD"
+    expect_error(params, "volumes[0].storage_class 'Fast_SSD' is not a valid object name")
+    params = load_case("midpoint_cluster")
+    params["ingress"]["tls_secret"] = "TLS"
+    expect_error(params, "ingress.tls_secret 'TLS'")

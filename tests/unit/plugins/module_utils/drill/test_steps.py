@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.redundant.kube.plugins.module_utils.drill.runtime import DrillParams
 from ansible_collections.redundant.kube.plugins.module_utils.drill.steps import (
     DrillError,
     choose_target,
@@ -18,6 +19,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.drill.steps import 
     format_time,
     is_simulated,
     last_heartbeat,
+    options_for_topology,
     parse_time,
     recovered_at,
     replacement,
@@ -223,3 +225,38 @@ def test_a_server_that_cannot_come_back_is_explained_with_the_schedulers_words()
     assert waiting_in_slot(old, [pending, other]) == [
         "pod mp-0 is Pending: 0/3 nodes are available: 2 node(s) didn't match pod topology spread constraints."
     ]
+
+
+def drill_params(**options):
+    return DrillParams(name="app", namespace="ns", step="delete_pod", **options)
+
+
+@pytest.mark.parametrize(
+    ("topology", "options", "fragment"),
+    [
+        (
+            "cluster",
+            {"side": "b", "member": None},
+            "side: b picks a server of a pair, but app app is a cluster",
+        ),
+        (
+            "single",
+            {"side": "a", "member": None},
+            "side: a picks a server of a pair, but app app is a single",
+        ),
+        ("pair", {"side": None, "member": 1}, "member: 1 picks a member of a cluster, but app app is a pair"),
+        ("single", {"side": None, "member": 0}, "member: 0 picks a member of a cluster"),
+    ],
+)
+def test_options_that_do_not_apply_to_the_topology_are_refused(topology, options, fragment):
+    with pytest.raises(DrillError) as err:
+        options_for_topology(drill_params(**options), topology)
+    assert fragment in str(err.value) and "remove" in str(err.value)
+
+
+def test_options_default_per_topology():
+    assert options_for_topology(drill_params(side=None, member=None), "pair").side == "a"
+    assert options_for_topology(drill_params(side="passive", member=None), "pair").side == "passive"
+    assert options_for_topology(drill_params(side=None, member=2), "cluster").member == 2
+    single = options_for_topology(drill_params(side=None, member=None), "single")
+    assert (single.side, single.member) == ("a", 0)

@@ -18,6 +18,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.license.rules impor
     Validation,
     active_sides,
     check_key,
+    check_selector,
     checksum_patch,
     consumer,
     current_entry,
@@ -382,3 +383,41 @@ def test_failure_conditions_quote_the_controller():
         {"type": "ReplicaFailure", "status": "True", "message": 'pods "w-1" is forbidden: denied'},
     ]
     assert failure_conditions(w) == ['ReplicaFailure: pods "w-1" is forbidden: denied']
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "app=d2000",
+        "app==d2000,tier!=db",
+        "app in (d2000, iris),!legacy",
+        "example.com/role notin (a),env",
+        "app=",
+        "generation>3",
+        "",
+    ],
+)
+def test_selectors_the_api_server_accepts(selector):
+    check_selector("consumers.selector", selector)
+
+
+@pytest.mark.parametrize(
+    ("selector", "fragment"),
+    [
+        ("app in (", "'(' is not closed"),
+        ("app in (a))", "unbalanced parentheses"),
+        ("app in ()", "needs at least one value"),
+        ("app = d2000 x", "is not a requirement"),
+        ("app=d 2000", "is not a requirement"),
+        ("App_/x=1", "'App_/x' is not a label key"),
+        ("app=" + "v" * 64, "is not a label value"),
+        ("app=-x", "'-x' is not a label value"),
+        ("app in (a,-b)", "'-b' is not a label value"),
+        ("generation>x", "is not a requirement"),
+    ],
+)
+def test_malformed_selectors_are_refused_naming_the_option(selector, fragment):
+    with pytest.raises(LicenseError) as err:
+        check_selector("consumers.selector", selector)
+    assert str(err.value).startswith(f"consumers.selector '{selector}'")
+    assert fragment in str(err.value), str(err.value)
