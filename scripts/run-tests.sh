@@ -5,6 +5,8 @@
 #   integration  pytest tests/integration against the local control plane
 #   molecule     role scenarios on systemd containers (podman)
 #   vm           QEMU VM tier (real kernel), skipped when the earlier tiers took over 35 minutes
+#   realnodes    a real 3-node kubeadm cluster in podman containers (tests/realnodes); not in the default list
+#                yet (docs/testing-realnodes.md): `make test-realnodes` or `scripts/run-tests.sh realnodes`
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$PWD/.collections" ANSIBLE_ROLES_PATH="$PWD/roles"
@@ -29,6 +31,9 @@ tier_integration() {
   return $rc
 }
 tier_molecule() { tests/molecule/run.sh; }
+# One cluster for the whole session (tests/realnodes/conftest.py), removed at its end; -s shows the
+# measured node-loss and VIP figures.
+tier_realnodes() { pytest -q -s -p no:xdist tests/realnodes; }
 tier_vm() {
   local spent=$(( $(date +%s) - start_all ))
   # The tier takes 25 to 40 minutes on this machine, cold or warm, depending on its load (docs/testing-vm.md):

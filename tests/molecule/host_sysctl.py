@@ -15,7 +15,8 @@ import sys
 
 ROOT = "/proc/sys"
 # What systemd-sysctl applies from the sysctl.d files in the test image and the packages the scenarios
-# install (99-protect-links.conf, 50-pid-max.conf, 50-coredump.conf), and what the core_pattern role sets.
+# install (99-protect-links.conf, 50-pid-max.conf, 50-coredump.conf), what the core_pattern role sets,
+# and kubelet's kernel tunables.
 TOUCHED = {
     "kernel/core_pattern",
     "kernel/core_pipe_limit",
@@ -26,6 +27,13 @@ TOUCHED = {
     "fs/protected_regular",
     "fs/protected_fifos",
     "kernel/pid_max",
+    # What kubelet sets at start (its kernel tunables), in the kubeadm_cluster scenario and the realnodes tier.
+    "vm/overcommit_memory",
+    "vm/panic_on_oom",
+    "kernel/panic",
+    "kernel/panic_on_oops",
+    "kernel/keys/root_maxkeys",
+    "kernel/keys/root_maxbytes",
 }
 # Counters and per-call values that change by themselves; never compared.
 VOLATILE = {"kernel/ns_last_pid", "kernel/random/uuid", "kernel/random/boot_id", "fs/binfmt_misc"}
