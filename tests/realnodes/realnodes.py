@@ -48,7 +48,12 @@ def log(message: str) -> None:
 def run(
     argv: list[str], *, check: bool = True, env: dict[str, str] | None = None, **kwargs
 ) -> subprocess.CompletedProcess:
-    done = subprocess.run(argv, env=env or PODMAN_ENV, text=True, capture_output=True, check=False, **kwargs)
+    try:
+        done = subprocess.run(
+            argv, env=env or PODMAN_ENV, text=True, capture_output=True, check=False, **kwargs
+        )
+    except FileNotFoundError as missing:
+        raise Problem(f"{argv[0]} is missing ({missing.strerror})") from missing
     if check and done.returncode != 0:
         raise Problem(
             f"{' '.join(argv[:4])} failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
