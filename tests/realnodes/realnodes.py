@@ -162,6 +162,10 @@ class Cluster:
         for node in self.nodes:
             for directory in ("archives/partial", "lists/partial"):
                 (apt / node.removeprefix(self.name + "-") / directory).mkdir(parents=True, exist_ok=True)
+            lists = apt / node.removeprefix(self.name + "-") / "lists"
+            if not any(lists.glob("*_Packages")):
+                # The roles' apt cache_valid_time goes by this directory's age: new and empty must look stale.
+                os.utime(lists, (0, 0))
             run(
                 [
                     "podman", "run", "--detach", "--name", node, "--hostname", node,
