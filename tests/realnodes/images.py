@@ -19,7 +19,6 @@ archive under a digest of its contents), so a second run only checks. Progress g
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -36,6 +35,9 @@ REPO = HERE.parents[1]
 CACHE = Path(os.environ.get("RK_CACHE", Path.home() / ".cache" / "redundant-kube"))
 OUT = CACHE / "realnodes"
 NODE_ARTIFACTS = REPO / "extensions/molecule/kubeadm_cluster/files/node-artifacts.sh"
+sys.path.insert(0, str(NODE_ARTIFACTS.parent))
+from image_archive import tar_entry  # noqa: E402  (the kubeadm_cluster scenario's image writer)
+
 MIRROR = os.environ.get("RK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 LOCAL = "localhost/redundant-kube"
 
@@ -158,18 +160,6 @@ def userland_rootfs(suite: str, packages: str) -> Path:
     return layer
 
 
-def _tar_entry(archive: tarfile.TarFile, name: str, data: bytes | None = None, mode: int = 0o644) -> None:
-    info = tarfile.TarInfo(name)
-    info.mtime = 0
-    info.mode = mode
-    if data is None:
-        info.type = tarfile.DIRTYPE
-        archive.addfile(info)
-    else:
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
-
-
 def binary_layer(binary: Path, name: str) -> Path:
     """A layer tarball holding `binary` as /usr/local/bin/<name> (deterministic, cached by binary name)."""
     layer = OUT / "layers" / f"{binary.name}.tar"
@@ -179,8 +169,8 @@ def binary_layer(binary: Path, name: str) -> Path:
     partial = layer.with_suffix(".partial")
     with tarfile.open(partial, "w") as root:
         for directory in ("etc", "tmp", "usr", "usr/local", "usr/local/bin", "var", "var/run"):
-            _tar_entry(root, directory, mode=0o1777 if directory == "tmp" else 0o755)
-        _tar_entry(root, f"usr/local/bin/{name}", binary.read_bytes(), 0o755)
+            tar_entry(root, directory, mode=0o1777 if directory == "tmp" else 0o755)
+        tar_entry(root, f"usr/local/bin/{name}", binary.read_bytes(), 0o755)
     partial.rename(layer)
     return layer
 
@@ -242,10 +232,10 @@ def write_archive(images: list[Image], digests: dict[Path, str]) -> Path:
         written: set[str] = set()
         for image in images:
             config_id = hashlib.sha256(configs[image.reference]).hexdigest()
-            _tar_entry(archive, f"{config_id}.json", configs[image.reference])
+            tar_entry(archive, f"{config_id}.json", configs[image.reference])
             for layer in image.layers:
                 if digests[layer] not in written:
-                    _tar_entry(archive, digests[layer])
+                    tar_entry(archive, digests[layer])
                     archive.add(layer, f"{digests[layer]}/layer.tar", recursive=False)
                     written.add(digests[layer])
             manifest.append(
@@ -255,7 +245,7 @@ def write_archive(images: list[Image], digests: dict[Path, str]) -> Path:
                     "Layers": [f"{digests[layer]}/layer.tar" for layer in image.layers],
                 }
             )
-        _tar_entry(archive, "manifest.json", json.dumps(manifest).encode())
+        tar_entry(archive, "manifest.json", json.dumps(manifest).encode())
     partial.rename(archive_path)
     return archive_path
 
