@@ -317,6 +317,16 @@ class Cluster:
                     waiting.append(f"{namespace}/{pod['metadata']['name']} {pod['status'].get('phase')}")
         return waiting
 
+    def vip_holder(self) -> str | None:
+        """The node whose eth0 holds the API VIP (the kubeconfig's server address), if any."""
+        vip = json.loads((self.state / "vars.json").read_text())["api_vip"]
+        for node, state in self.container_states().items():
+            if state == "running":
+                shown = run(["podman", "exec", node, "ip", "-4", "-o", "addr", "show"], check=False).stdout
+                if f" {vip}/" in shown:
+                    return node
+        return None
+
     # --- node loss -----------------------------------------------------------------------------
 
     def lose_node(self, node: str) -> None:

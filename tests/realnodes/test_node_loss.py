@@ -17,20 +17,6 @@ from conftest import RealNodes
 TOLERATION_SECONDS = 5
 
 
-def vip_holder(realnodes: RealNodes) -> str | None:
-    vip = realnodes.cluster.kubeconfig.read_text().split("server: https://", 1)[1].split(":", 1)[0]
-    for node in realnodes.nodes:
-        shown = subprocess.run(
-            ["podman", "exec", node, "ip", "-4", "-o", "addr", "show"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if f" {vip}/" in shown.stdout:
-            return node
-    return None
-
-
 def node_ready(realnodes: RealNodes, node: str) -> str:
     conditions = realnodes.get("node", node)["status"]["conditions"]
     return next(c["status"] for c in conditions if c["type"] == "Ready")
@@ -39,7 +25,7 @@ def node_ready(realnodes: RealNodes, node: str) -> str:
 def test_lost_node_goes_not_ready_and_pods_with_short_toleration_start_elsewhere(
     realnodes: RealNodes, namespace: str
 ) -> None:
-    holder = vip_holder(realnodes)
+    holder = realnodes.cluster.vip_holder()
     lost = next(node for node in reversed(realnodes.nodes) if node != holder)
     tolerations = [
         {
@@ -137,7 +123,7 @@ def test_lost_node_goes_not_ready_and_pods_with_short_toleration_start_elsewhere
 
 
 def test_losing_the_vip_holder_keeps_kubectl_through_the_vip_working(realnodes: RealNodes) -> None:
-    holder = vip_holder(realnodes)
+    holder = realnodes.cluster.vip_holder()
     assert holder is not None, "no node holds the API VIP"
     answers: list[tuple[float, bool]] = []
     stop = threading.Event()
@@ -164,7 +150,7 @@ def test_losing_the_vip_holder_keeps_kubectl_through_the_vip_working(realnodes: 
             timeout=120,
             interval=0.5,
         )
-        new_holder = vip_holder(realnodes)
+        new_holder = realnodes.cluster.vip_holder()
         stop.set()
         poller.join()
         successes = [asked for asked, ok in answers if ok]
