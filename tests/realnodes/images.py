@@ -160,9 +160,9 @@ def userland_rootfs(suite: str, packages: str) -> Path:
     return layer
 
 
-def binary_layer(binary: Path, name: str) -> Path:
-    """A layer tarball holding `binary` as /usr/local/bin/<name> (deterministic, cached by binary name)."""
-    layer = OUT / "layers" / f"{binary.name}.tar"
+def binary_layer(binary: Path, name: str, version: str) -> Path:
+    """A layer tarball holding `binary` as /usr/local/bin/<name> (deterministic, cached by name and version)."""
+    layer = OUT / "layers" / f"{name}-{version}.tar"
     if layer.is_file() and layer.stat().st_mtime >= binary.stat().st_mtime:
         return layer
     layer.parent.mkdir(parents=True, exist_ok=True)
@@ -306,10 +306,14 @@ def build() -> Path:
     binaries = addon_binaries(versions)
     userland = userland_rootfs(versions["USERLAND_SUITE"], versions["USERLAND_PACKAGES"])
     layers = {
-        "kube-proxy": binary_layer(node_dir / "kube-proxy", "kube-proxy"),
-        "coredns": binary_layer(binaries["coredns"], "coredns"),
-        "kube-router": binary_layer(binaries["kube-router"], "kube-router"),
-        "local-path-provisioner": binary_layer(binaries["local-path-provisioner"], "local-path-provisioner"),
+        "kube-proxy": binary_layer(node_dir / "kube-proxy", "kube-proxy", versions["KUBE_VERSION"]),
+        "coredns": binary_layer(binaries["coredns"], "coredns", versions["COREDNS_VERSION"]),
+        "kube-router": binary_layer(binaries["kube-router"], "kube-router", versions["KUBE_ROUTER_VERSION"]),
+        "local-path-provisioner": binary_layer(
+            binaries["local-path-provisioner"],
+            "local-path-provisioner",
+            versions["LOCAL_PATH_PROVISIONER_VERSION"],
+        ),
     }
     digests = {layer: cached_sha256(layer) for layer in [userland, *layers.values()]}
     userland_ref = f"{LOCAL}/userland:{versions['USERLAND_SUITE']}-{digests[userland][:12]}"
