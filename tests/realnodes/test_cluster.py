@@ -203,10 +203,21 @@ def test_nodeport_answers_from_every_node(realnodes: RealNodes, namespace: str) 
         )
     )
     node_port = realnodes.get("service", "-n", namespace, "web")["spec"]["ports"][0]["nodePort"]
-    answers = {}
-    for node, address in realnodes.node_addresses().items():
-        with urllib.request.urlopen(f"http://{address}:{node_port}/", timeout=10) as response:
-            answers[node] = response.read().decode().strip()
+
+    def fetch(url: str) -> str | None:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode().strip()
+        except OSError:
+            return None
+
+    # kube-proxy programs a new Service's rules within seconds of its endpoints, not at once.
+    answers = {
+        node: realnodes.wait(
+            f"NodePort {node_port} on {node}", lambda a=address: fetch(f"http://{a}:{node_port}/"), timeout=60
+        )
+        for node, address in realnodes.node_addresses().items()
+    }
     assert sorted(answers) == realnodes.nodes
     assert set(answers.values()) <= {"server-1", "server-2", "server-3"}, answers
 
@@ -226,6 +237,11 @@ def test_client_ip_affinity_keeps_one_client_on_one_pod_and_plain_service_spread
         )
     )
     running_pods(realnodes, namespace, "client")
+    for svc in ("sticky", "spread"):
+        realnodes.wait(
+            f"Service {svc} to answer",
+            lambda s=svc: curl(realnodes, namespace, "client", f"http://{s}:{PORT}/").returncode == 0,
+        )
     answered = {}
     for svc in ("sticky", "spread"):
         loop = f"for i in $(seq 20); do curl --silent --max-time 5 http://{svc}:{PORT}/; done"
@@ -298,7 +314,9 @@ def test_local_path_claim_written_by_one_pod_is_read_by_the_next(
             "kind": "Pod",
             "metadata": {"name": name, "namespace": namespace},
             "spec": {
-                "nodeName": node,
+                # Through the scheduler (not nodeName): a WaitForFirstConsumer claim is provisioned for the
+                # node the scheduler picks.
+                "nodeSelector": {"kubernetes.io/hostname": node},
                 "restartPolicy": "Never",
                 "containers": [
                     {
