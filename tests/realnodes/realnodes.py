@@ -17,6 +17,7 @@ Used by the pytest fixture in tests/realnodes/conftest.py.
 from __future__ import annotations
 
 import argparse
+import datetime
 import ipaddress
 import json
 import os
@@ -338,23 +339,36 @@ class Cluster:
 
     def restore_node(self, node: str, timeout: float = READY_TIMEOUT) -> None:
         self.require_node(node)
+        started = datetime.datetime.now(datetime.UTC)
         run(["podman", "start", node])
         self._wait_for_systemd(node)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            ready = self.kubectl(
-                "get",
-                "node",
-                node,
-                "--output",
-                'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
-                check=False,
-            )
-            if ready.stdout.strip() == "True":
+            # The Ready condition may still be the one from before the loss (the controller had not noticed
+            # yet): only a lease renewed by the restarted kubelet counts.
+            if self.node_ready(node) and self.lease_renewed_after(node, started):
                 log(f"{node} Ready again")
                 return
             time.sleep(2)
         raise Problem(f"{node} was started but is not Ready after {timeout:.0f} s")
+
+    def node_ready(self, node: str) -> bool:
+        jsonpath = 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'
+        return self.kubectl("get", "node", node, "--output", jsonpath, check=False).stdout.strip() == "True"
+
+    def lease_renewed_after(self, node: str, moment: datetime.datetime) -> bool:
+        lease = self.kubectl(
+            "get",
+            "lease",
+            "-n",
+            "kube-node-lease",
+            node,
+            "--output",
+            "jsonpath={.spec.renewTime}",
+            check=False,
+        )
+        renewed = lease.stdout.strip()
+        return bool(renewed) and datetime.datetime.fromisoformat(renewed) > moment
 
     # --- stop ----------------------------------------------------------------------------------
 
