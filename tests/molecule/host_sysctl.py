@@ -57,14 +57,14 @@ def writable_parameters() -> dict[str, str]:
     return values
 
 
-def restore(saved: dict[str, str]) -> int:
+def restore(saved: dict[str, str], touched: set[str] = TOUCHED) -> int:
     current = writable_parameters()
     failures = 0
     for rel, value in sorted(saved.items()):
         if current.get(rel, value) == value:
             continue
         key = rel.replace("/", ".")
-        if rel not in TOUCHED:
+        if rel not in touched:
             print(
                 f"host sysctl {key} changed during the tests ({value.strip()!r} -> {current[rel].strip()!r}), left alone"
             )
@@ -80,16 +80,22 @@ def restore(saved: dict[str, str]) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) != 3 or sys.argv[1] not in ("save", "restore"):
-        print("usage: host_sysctl.py save|restore FILE", file=sys.stderr)
+    # `restore FILE PARAM...` writes back only those parameters (of TOUCHED): a caller that knows which ones
+    # it changes leaves alone what concurrent test runs set meanwhile.
+    if (
+        len(sys.argv) < 3
+        or sys.argv[1] not in ("save", "restore")
+        or (sys.argv[1] == "save" and len(sys.argv) > 3)
+    ):
+        print("usage: host_sysctl.py save FILE | restore FILE [PARAM...]", file=sys.stderr)
         return 2
-    action, state_file = sys.argv[1:]
+    action, state_file, only = sys.argv[1], sys.argv[2], {p.replace(".", "/") for p in sys.argv[3:]}
     if action == "save":
         with open(state_file, "w", encoding="utf-8") as handle:
             json.dump(writable_parameters(), handle)
         return 0
     with open(state_file, encoding="utf-8") as handle:
-        return restore(json.load(handle))
+        return restore(json.load(handle), TOUCHED & only if only else TOUCHED)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,20 @@ PODMAN_ENV = {**os.environ, "CONTAINERS_CONF": str(MOLECULE / "containers.conf")
 NODE_COUNT = 3
 API_VIP_HOST = 100  # host part of the VIP in the podman network's /24; the nodes are .11, .12, .13
 READY_TIMEOUT = 600
+# Global kernel parameters the nodes change: kubelet's kernel tunables, and systemd-sysctl's files in the
+# node image (99-protect-links.conf). `stop` restores only these (tests/molecule/host_sysctl.py).
+HOST_SYSCTLS = (
+    "vm.overcommit_memory",
+    "vm.panic_on_oom",
+    "kernel.panic",
+    "kernel.panic_on_oops",
+    "kernel.keys.root_maxkeys",
+    "kernel.keys.root_maxbytes",
+    "fs.protected_hardlinks",
+    "fs.protected_symlinks",
+    "fs.protected_regular",
+    "fs.protected_fifos",
+)
 
 
 class Problem(Exception):
@@ -391,7 +405,14 @@ class Cluster:
         sysctl_file = self.state / "host-sysctl.json"
         if sysctl_file.is_file():
             restored = run(
-                [sys.executable, str(MOLECULE / "host_sysctl.py"), "restore", str(sysctl_file)], check=False
+                [
+                    sys.executable,
+                    str(MOLECULE / "host_sysctl.py"),
+                    "restore",
+                    str(sysctl_file),
+                    *HOST_SYSCTLS,
+                ],
+                check=False,
             )
             for line in (restored.stdout + restored.stderr).splitlines():
                 log(line)
