@@ -247,6 +247,11 @@ def write_archive(images: list[Image], digests: dict[Path, str]) -> Path:
             )
         tar_entry(archive, "manifest.json", json.dumps(manifest).encode())
     partial.rename(archive_path)
+    # An archive of other inputs is an older build's: nothing reads it any more, and each weighs ~650 MB.
+    for stale in OUT.glob("images-*"):
+        if stale.stem != archive_path.stem:
+            log(f"removing {stale.name} (an earlier build)")
+            stale.unlink()
     return archive_path
 
 
