@@ -1,3 +1,4 @@
+#!/usr/bin/env python
 """The realnodes test cluster: three podman node containers (systemd, the molecule Debian image) made
 into a kubeadm cluster by the collection's own vip and kubeadm roles, air-gapped: three control-plane
 nodes with stacked etcd behind the API virtual IP, untainted, with kube-proxy, CoreDNS, a routed bridge
