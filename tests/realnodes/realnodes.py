@@ -249,7 +249,7 @@ class Cluster:
         (self.state / "vars.json").write_text(json.dumps(extra, indent=1))
         self.run_playbook()
 
-    def run_playbook(self, *limit: str) -> None:
+    def run_playbook(self) -> None:
         ansible_log = self.state / "ansible.log"
         log(f"ansible-playbook tests/realnodes/site.yml (log: {ansible_log})")
         env = {
@@ -265,8 +265,6 @@ class Cluster:
             "--extra-vars", f"@{self.state / 'vars.json'}",
             str(HERE / "site.yml"),
         ]  # fmt: skip
-        if limit:
-            argv += ["--limit", ",".join(limit)]
         with ansible_log.open("w") as output:
             playbook = subprocess.Popen(
                 argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
