@@ -122,6 +122,11 @@ def test_three_nodes_ready_and_every_system_pod_running_with_started_containers(
         assert not [
             t for t in node["spec"].get("taints", []) if t["key"] == "node-role.kubernetes.io/control-plane"
         ]
+    # The bridge networks are 10.244.<n>.0/24 in node order (site.yml); the controller manager hands out
+    # the same /24s in join order. kube-proxy and the routes rely on the bridges', so they must agree.
+    assert [n["spec"]["podCIDR"] for n in sorted(nodes, key=lambda n: n["metadata"]["name"])] == [
+        f"10.244.{index}.0/24" for index in range(len(nodes))
+    ]
     pods = realnodes.get("pods", "-n", "kube-system")["items"]
     components = collections.Counter()
     for pod in pods:
