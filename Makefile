@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 RK_CACHE ?= $(HOME)/.cache/redundant-kube
 export RK_CACHE
 
-.PHONY: demo demo-stop test setup system-packages python control-plane lint test-unit test-integration test-molecule test-vm test-vm-ha-pair
+.PHONY: demo demo-stop test setup system-packages python control-plane lint test-unit test-integration test-molecule test-vm test-vm-ha-pair test-realnodes
 
 setup: system-packages python
 
@@ -36,6 +36,9 @@ test-molecule: setup
 
 test-vm: setup
 	@scripts/run-tests.sh vm
+
+test-realnodes: setup control-plane
+	@scripts/run-tests.sh realnodes
 
 # The HA pair's VM scenario (three VMs of its own); not part of test-vm yet, see docs/testing-vm.md.
 test-vm-ha-pair: setup

@@ -6,6 +6,8 @@
 #   integration  pytest tests/integration against the local control plane
 #   molecule     role scenarios on systemd containers (podman)
 #   vm           QEMU VM tier (real kernel)
+#   realnodes    a real 3-node kubeadm cluster in podman containers (tests/realnodes); not in the default list
+#                yet (docs/testing-realnodes.md): `make test-realnodes` or `scripts/run-tests.sh realnodes`
 # A tier that cannot run here calls skip_tier with the reason; the table says `skipped` and why.
 # After the last tier the host's kernel parameters are compared with those at the start (tests/host_sysctl.py):
 # a parameter the tests changed and did not restore fails the run, named.
@@ -39,6 +41,9 @@ tier_integration() {
   return $rc
 }
 tier_molecule() { tests/molecule/run.sh; }
+# One cluster for the whole session (tests/realnodes/conftest.py), removed at its end; -s shows the
+# measured node-loss and VIP figures.
+tier_realnodes() { pytest -q -s -p no:xdist tests/realnodes; }
 tier_vm() { tests/vmlab/run.sh; }
 
 for tier in "${tiers[@]}"; do

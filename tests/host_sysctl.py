@@ -2,7 +2,8 @@
 
 `save FILE` records every writable parameter under /proc/sys.
 
-`restore FILE` (the molecule runner, after its last scenario) writes back the parameters that the test
+`restore FILE [PARAM...]` (the molecule runner after its last scenario; the realnodes cluster's `stop`,
+naming the parameters its nodes change) writes back the parameters that the test
 hosts are known to change (KERNEL_DEFAULTS, FORWARDING) and reports any other difference without touching it. Privileged
 containers share the global parameters with the host: systemd-sysctl in the test hosts, the
 core_pattern role, the kubelet of the kubeadm scenario; and podman's bridge networks turn on
@@ -125,8 +126,14 @@ def running_containers() -> list[str]:
     return listed.stdout.split()
 
 
-def restore(saved: dict[str, str], root: str = ROOT, containers: list[str] | None = None) -> int:
+def restore(
+    saved: dict[str, str], root: str = ROOT, containers: list[str] | None = None, only: set[str] | None = None
+) -> int:
+    """Write back what the tests are known to change; `only` (paths under /proc/sys) narrows that to the
+    parameters a caller knows it changed, leaving alone what concurrent test runs set meanwhile."""
     changed = changed_parameters(saved, writable_parameters(root))
+    if only is not None:
+        changed = {rel: values for rel, values in changed.items() if rel in only}
     if containers is None and any(matches(rel, FORWARDING) for rel in changed):
         containers = running_containers()
     failures = 0
@@ -172,17 +179,22 @@ def check(saved: dict[str, str], root: str = ROOT) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) != 3 or sys.argv[1] not in ("save", "restore", "check"):
-        print("usage: host_sysctl.py save|restore|check FILE", file=sys.stderr)
+    if (
+        len(sys.argv) < 3
+        or sys.argv[1] not in ("save", "restore", "check")
+        or (sys.argv[1] != "restore" and len(sys.argv) > 3)
+    ):
+        print("usage: host_sysctl.py save|check FILE | restore FILE [PARAM...]", file=sys.stderr)
         return 2
-    action, state_file = sys.argv[1:]
+    action, state_file = sys.argv[1:3]
+    only = {p.replace(".", "/") for p in sys.argv[3:]} or None
     if action == "save":
         with open(state_file, "w", encoding="utf-8") as handle:
             json.dump(writable_parameters(), handle)
         return 0
     with open(state_file, encoding="utf-8") as handle:
         saved = json.load(handle)
-    return restore(saved) if action == "restore" else check(saved)
+    return restore(saved, only=only) if action == "restore" else check(saved)
 
 
 if __name__ == "__main__":

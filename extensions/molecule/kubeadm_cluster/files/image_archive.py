@@ -18,7 +18,7 @@ import tarfile
 from pathlib import Path
 
 
-def _add(archive: tarfile.TarFile, name: str, data: bytes | None = None, mode: int = 0o644) -> None:
+def tar_entry(archive: tarfile.TarFile, name: str, data: bytes | None = None, mode: int = 0o644) -> None:
     info = tarfile.TarInfo(name)
     info.mtime = 0
     info.mode = mode
@@ -34,8 +34,8 @@ def image_archive(out: Path, reference: str, binary: Path) -> None:
     layer = io.BytesIO()
     with tarfile.open(fileobj=layer, mode="w") as root:
         for directory in ("etc", "tmp", "usr", "usr/local", "usr/local/bin", "var", "var/run"):
-            _add(root, directory, mode=0o1777 if directory == "tmp" else 0o755)
-        _add(root, f"usr/local/bin/{binary.name}", binary.read_bytes(), 0o755)
+            tar_entry(root, directory, mode=0o1777 if directory == "tmp" else 0o755)
+        tar_entry(root, f"usr/local/bin/{binary.name}", binary.read_bytes(), 0o755)
     layer_bytes = layer.getvalue()
     layer_id = hashlib.sha256(layer_bytes).hexdigest()
     config = {
@@ -53,10 +53,10 @@ def image_archive(out: Path, reference: str, binary: Path) -> None:
     manifest = [{"Config": f"{config_id}.json", "RepoTags": [reference], "Layers": [f"{layer_id}/layer.tar"]}]
     partial = out.with_suffix(".partial")
     with tarfile.open(partial, "w") as archive:
-        _add(archive, f"{config_id}.json", config_bytes)
-        _add(archive, layer_id)
-        _add(archive, f"{layer_id}/layer.tar", layer_bytes)
-        _add(archive, "manifest.json", json.dumps(manifest).encode())
+        tar_entry(archive, f"{config_id}.json", config_bytes)
+        tar_entry(archive, layer_id)
+        tar_entry(archive, f"{layer_id}/layer.tar", layer_bytes)
+        tar_entry(archive, "manifest.json", json.dumps(manifest).encode())
     partial.rename(out)
 
 

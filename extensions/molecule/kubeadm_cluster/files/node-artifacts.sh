@@ -2,6 +2,7 @@
 # Prints a directory holding what the kubeadm_cluster scenario installs air-gapped, all built from the
 # pinned upstream Go modules (tests/cluster/versions.env), nothing downloaded at test time:
 #   kubeadm kubectl kubelet       the binaries (kubelet built here while build-binaries.sh lacks it)
+#   kube-proxy                    for the images of the realnodes tier (tests/realnodes), built with kubelet
 #   images/*.tar                  kube-apiserver, kube-controller-manager, kube-scheduler and etcd images
 #                                 made from those binaries, and a locally built pause stand-in
 #   images.env                    the image references, for the scenario's variables
@@ -17,13 +18,12 @@ mkdir -p "$out/images"
 log() { printf '[node-artifacts %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 for b in kubeadm kubectl; do cp -p "$bin/$b" "$out/$b"; done
-if [ -x "$bin/kubelet" ]; then
-  cp -p "$bin/kubelet" "$out/kubelet"
-elif [ ! -x "$out/kubelet" ]; then
+[ -x "$bin/kubelet" ] && cp -p "$bin/kubelet" "$out/kubelet"
+if [ ! -x "$out/kubelet" ] || [ ! -x "$out/kube-proxy" ]; then
   # Until tests/cluster/build-binaries.sh builds kubelet too: the same kind of wrapper module (the
   # staging modules that k8s.io/kubernetes requires at v0.0.0 replaced by their released versions) and
   # the same version stamp, so kubeadm's kubelet version check passes. Go's build cache makes it cheap.
-  log "building kubelet $KUBE_VERSION (build-binaries.sh does not build it): about 2 min on 2 cores with a warm cache"
+  log "building kubelet and kube-proxy $KUBE_VERSION (build-binaries.sh does not build them): about 2 min on 2 cores with a warm cache"
   export GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
   src=$out/src
   mkdir -p "$src"
@@ -41,8 +41,9 @@ elif [ ! -x "$out/kubelet" ]; then
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldv+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
-  (cd "$src" && go build -trimpath -ldflags "-s -w$ldv" -o "$out/kubelet.partial" k8s.io/kubernetes/cmd/kubelet)
-  mv "$out/kubelet.partial" "$out/kubelet"
+  mkdir -p "$out/partial"
+  (cd "$src" && go build -trimpath -ldflags "-s -w$ldv" -o "$out/partial/" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
+  mv "$out/partial/kubelet" "$out/partial/kube-proxy" "$out/"
 fi
 
 if [ ! -x "$out/pause" ]; then

@@ -1,0 +1,93 @@
+"""The realnodes cluster for a pytest session: started once (or reused when it is already running) and
+stopped at the end if this session started it. `RK_REALNODES_KEEP=1` keeps it for the next session.
+
+Fixtures: `realnodes` (the running cluster, see RealNodes) and `namespace` (a fresh namespace per test,
+deleted afterwards). Reusable by other test packages through `pytest_plugins = ["tests.realnodes.conftest"]`
+or by importing them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import realnodes as realnodes_cli
+
+
+class RealNodes:
+    """The running cluster, with the few helpers the tests share."""
+
+    def __init__(self, cluster: realnodes_cli.Cluster) -> None:
+        self.cluster = cluster
+        self.nodes = cluster.nodes
+        self.images = cluster.description()["images"]
+
+    def kubectl(self, *args: str, check: bool = True, timeout: float = 120, stdin: str | None = None) -> str:
+        kubectl = Path(self.cluster.description()["node_artifacts"]) / "kubectl"
+        done = subprocess.run(
+            [str(kubectl), "--kubeconfig", str(self.cluster.kubeconfig), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
+        return done.stdout
+
+    def apply(self, *manifests: dict) -> None:
+        self.kubectl("apply", "--filename", "-", stdin="\n---\n".join(json.dumps(m) for m in manifests))
+
+    def get(self, *args: str) -> dict:
+        return json.loads(self.kubectl("get", *args, "--output", "json"))
+
+    def wait(self, describe: str, condition, timeout: float = 180, interval: float = 2):
+        """Polls `condition()` until it returns something truthy; fails naming `describe`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = condition()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:.0f} s waiting for {describe}")
+            time.sleep(interval)
+
+    def node_addresses(self) -> dict[str, str]:
+        return {
+            node["metadata"]["name"]: next(
+                a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP"
+            )
+            for node in self.get("nodes")["items"]
+        }
+
+
+@pytest.fixture(scope="session")
+def realnodes() -> Iterator[RealNodes]:
+    cluster = realnodes_cli.Cluster(os.environ.get("RK_REALNODES_NAME", "rk-realnodes"))
+    was_running = bool(cluster.container_states()) and cluster.kubeconfig.is_file() and cluster.api_answers()
+    try:
+        cluster.start()
+        yield RealNodes(cluster)
+    except realnodes_cli.Problem as problem:
+        pytest.fail(f"realnodes cluster: {problem}", pytrace=False)
+    finally:
+        if not was_running and os.environ.get("RK_REALNODES_KEEP") != "1":
+            cluster.stop()
+
+
+@pytest.fixture
+def namespace(realnodes: RealNodes) -> Iterator[str]:
+    name = f"rn-{uuid.uuid4().hex[:6]}"
+    realnodes.kubectl("create", "namespace", name)
+    yield name
+    realnodes.kubectl("delete", "namespace", name, "--wait=false")
