@@ -7,7 +7,7 @@ module: drill
 short_description: One step of a failover drill against a redundant application, with its measured recovery time
 version_added: "0.1.0"
 description:
-  - Disrupts an application deployed by M(redundant.kube.app) the way the chaos drill of the IRIS seed does, then
+  - Disrupts an application deployed by M(redundant.kube.app) the way the chaos drill of the IRIS HA article does, then
     waits until the application is redundant again (the same report as M(redundant.kube.app_info)) and judges
     the result. One task runs one O(step); C(playbooks/drill.yml) runs them in order.
   - Before the step the application must be redundant (the module waits up to O(wait_timeout) for it), else no

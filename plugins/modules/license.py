@@ -92,8 +92,8 @@ options:
     description:
       - V(template) changes the pod-template checksum annotation; the workload's controller rolls the pods.
       - V(delete_pods) deletes one pod at a time and waits for its replacement to be Ready, for workloads whose
-        operator would revert a template change (the DolphinDB seed's documented procedure). Pods created
-        before the license was last written count as running the old license.
+        operator would revert a template change (the procedure DolphinDB's deployment guide documents). Pods
+        created before the license was last written count as running the old license.
     type: str
     choices: [template, delete_pods]
     default: template

@@ -1,6 +1,6 @@
 # Copyright: redundant.kube contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Planning volume growth (the IRIS seed's procedure: scale to 0, grow the claim, wait, scale back). Pure.
+"""Planning volume growth (the IRIS HA article's procedure: scale to 0, grow the claim, wait, scale back). Pure.
 
 Storage such as Longhorn cannot grow a volume while a pod has it attached, so the module never just
 applies a bigger size: it pins claims (and StatefulSet claim templates, which are immutable) to their

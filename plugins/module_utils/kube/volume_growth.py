@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Grow PersistentVolumeClaims offline: scale their workloads to 0, grow, wait for the storage, scale back.
 
-The procedure of the IRIS seed for storage (e.g. Longhorn) that cannot expand an attached volume.
+The procedure of the IRIS HA article for storage (e.g. Longhorn) that cannot expand an attached volume.
 """
 
 from __future__ import annotations
