@@ -20,7 +20,7 @@ control-plane: setup
 	@tests/cluster/build-binaries.sh >/dev/null
 
 lint: python
-	ruff check . && ruff format --check .
+	ruff check . && ruff format --check . && ansible-lint --nocolor -q
 
 test: setup control-plane
 	@scripts/run-tests.sh

@@ -46,6 +46,22 @@ PROJECT_PLAYBOOKS = {
     "deploy.yml": ["redundant.kube.keystore", "redundant.kube.license", "redundant.kube.app"],
     "outside.yml": [],
 }
+# The two read-only modules, after the deployment, as a report job would run them.
+REPORT = {
+    "name": "Report",
+    "hosts": "localhost",
+    "gather_facts": False,
+    "tasks": [
+        {
+            "name": "Which side is active",
+            "redundant.kube.app_info": {"name": "d2000", "namespace": NAMESPACE},
+        },
+        {
+            "name": "Every node Ready",
+            "redundant.kube.cluster_info": {"expected_nodes": ["node-1", "node-2", "node-3"]},
+        },
+    ],
+}
 OUTSIDE = [
     {
         "name": "A keystore in a namespace the account has no rights in",
@@ -112,7 +128,11 @@ def private_data_dir(root: Path, kubeconfig: str, token: str) -> Path:
     shutil.copytree(REPO / "inventories" / "d2000_pair", root / "inventory")
     (root / "project").mkdir()
     for name, playbooks in PROJECT_PLAYBOOKS.items():
-        plays = [{"name": p, "ansible.builtin.import_playbook": p} for p in playbooks] or OUTSIDE
+        plays = (
+            [{"name": p, "ansible.builtin.import_playbook": p} for p in playbooks] + [REPORT]
+            if playbooks
+            else OUTSIDE
+        )
         (root / "project" / name).write_text(yaml.safe_dump(plays, sort_keys=False))
     return root
 
@@ -176,7 +196,12 @@ def test_playbooks_run_through_ansible_runner_with_the_least_privilege_token(awx
     assert resources.get("v1", "ConfigMap", "d2000-license", NAMESPACE) is not None
     servers = [d["metadata"]["name"] for d in resources.list("apps/v1", "Deployment", NAMESPACE)]
     assert servers, "the app play deployed nothing"
-    assert "Generate or keep each keystore" in ok
+    assert {
+        "Generate or keep each keystore",
+        "Push the license",
+        "Which side is active",
+        "Every node Ready",
+    } <= ok
 
 
 def test_an_action_outside_the_granted_rights_is_forbidden(awx_job, tmp_path):
