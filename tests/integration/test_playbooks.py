@@ -172,7 +172,9 @@ def test_remove_play_deletes_workloads_and_keeps_claims(background, name):
     assert pipeline.workloads_after_remove == []
     if EXAMPLES[name].apps:
         kept = [c for r in remove.results("Remove the apps") for c in r["kept_volumes"]]
-        assert kept and sorted(kept) == [c for c in pipeline.claims_after_remove if c in kept]
+        # The two-node K3S example's volumes are inline NFS through the HA pair's VIP: it has no claims.
+        assert kept or name == "k3s_two_node"
+        assert sorted(kept) == [c for c in pipeline.claims_after_remove if c in kept]
 
 
 def test_backup_play_takes_a_volume_snapshot_of_the_iris_claim(background):
