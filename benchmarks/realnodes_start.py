@@ -24,7 +24,7 @@ BUILD_MARKERS = ("building ", "debootstrap ", "writing images-", "packing ", "im
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--name", default="rk-realnodes-bench")
     args = parser.parse_args()

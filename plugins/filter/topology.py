@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ansible_collections.redundant.kube.plugins.module_utils.cluster import topology as topology
+from ansible_collections.redundant.kube.plugins.module_utils.cluster import topology
 
 
 def k3s_topology_problems(servers: Sequence[str], **kwargs: Any) -> list[str]:

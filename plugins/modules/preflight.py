@@ -137,7 +137,7 @@ import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.redundant.kube.plugins.module_utils.preflight import checks as checks
+from ansible_collections.redundant.kube.plugins.module_utils.preflight import checks
 
 
 def _query_packages(module: AnsibleModule, wanted: list[str], manager: str) -> dict[str, bool]:

@@ -736,7 +736,7 @@ class ApiProxy:
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
-                client, _ = listener.accept()
+                client, _address = listener.accept()
                 upstream = socket.create_connection(self.target)
             except OSError:
                 return

@@ -482,7 +482,7 @@ def addon_manifests(description: dict) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--name", default=os.environ.get("RK_REALNODES_NAME", "rk-realnodes"))
     commands = parser.add_subparsers(dest="command", required=True)
     for command in ("start", "stop", "kubeconfig"):

@@ -176,7 +176,7 @@ def kill_round(tier: Tier, round_no: int, first_number: int) -> dict:
         180,
     )
     tier.sh(WITNESS, "touch /root/stop-writers; sleep 3; pkill -f /root/writer || true")
-    ping_gap, _ = pinger.stop()
+    ping_gap, _pings = pinger.stop()
     rows_log, files_log = tier.sh(WITNESS, f"cat {ACKED_ROWS}"), tier.sh(WITNESS, f"cat {ACKED_FILES}")
     acked_rows, acked_files = numbers(rows_log), numbers(files_log)
     stored_rows = set(

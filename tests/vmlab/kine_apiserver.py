@@ -119,7 +119,7 @@ class KubeOnKine:
             "--write-out", "\n%{http_code}",
         )  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout + 10)
-        text, _, code = proc.stdout.rpartition("\n")
+        text, _newline, code = proc.stdout.rpartition("\n")
         if proc.returncode != 0 or not code.startswith("2"):
             raise ApiError(f"{method} {path}: curl {proc.returncode} HTTP {code} {text[:300]}")
         return json.loads(text) if text else {}

@@ -317,7 +317,7 @@ def _optional_subdomain(option: str, value: str | None) -> str | None:
 
 def _check_image(option: str, image: str) -> None:
     """The reference grammar the container runtime applies: [domain/]path[:tag][@algorithm:hex]."""
-    rest, _, digest = image.partition("@")
+    rest, _at, digest = image.partition("@")
     name, tag = rest, None
     if ":" in rest.rsplit("/", 1)[-1]:
         name, tag = rest.rsplit(":", 1)
@@ -335,7 +335,7 @@ def _check_image(option: str, image: str) -> None:
             f"{option} '{image}': tag '{tag}' is not a tag: use letters, digits, '_', '.' and '-' "
             "(at most 128, not starting with '.' or '-')"
         )
-    domain, _, path = name.partition("/")
+    domain, _slash, path = name.partition("/")
     valid = _IMAGE_PATH.match(name) or (path and _IMAGE_DOMAIN.match(domain) and _IMAGE_PATH.match(path))
     if len(name) > _MAX_IMAGE_NAME or not valid:
         raise SpecError(
@@ -887,7 +887,7 @@ def _egress(raw: dict[str, Any] | None) -> Egress | None:
 
 def _labels(raw: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
     labels = _string_map(raw)
-    for key, _ in labels:
+    for key, _value in labels:
         if key.startswith(("app.kubernetes.io/", "redundant.kube/")):
             raise SpecError(
                 f"labels: '{key}' is set by the module: choose a key outside app.kubernetes.io/ and redundant.kube/"

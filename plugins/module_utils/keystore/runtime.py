@@ -11,7 +11,7 @@ import base64
 import os
 import tempfile
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Union
 
 from ansible_collections.redundant.kube.plugins.module_utils.keystore.errors import (
     KeystoreError,
@@ -260,7 +260,7 @@ def _reconcile(p: Mapping[str, Any], target: Target, diff: bool) -> dict[str, An
     return result
 
 
-Target = SecretTarget | FileTarget
+Target = Union[SecretTarget, FileTarget]  # noqa: UP007 - a runtime alias; pylint reads `|` of classes as an error
 
 
 def reconcile_keystore(params: Mapping[str, Any], target: Target, diff: bool) -> dict[str, Any]:

@@ -216,7 +216,7 @@ def delete_pods(
         name, uid = pod["metadata"]["name"], pod["metadata"]["uid"]
         resources.delete("v1", "Pod", name, workload["metadata"]["namespace"])
 
-        def not_ready_message(_: None, name: str = name) -> str:
+        def not_ready_message(_last: None, name: str = name) -> str:
             problems = workload_problems(resources, workload)
             return f"pod {name} was deleted and its replacement is not Ready after {timeout:g}s" + (
                 f" ({'; '.join(problems)})" if problems else ""

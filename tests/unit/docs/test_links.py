@@ -59,7 +59,7 @@ def broken_links(path: Path) -> list[str]:
     for target in LINK.findall(without_code(path.read_text(encoding="utf-8"))):
         if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("//"):
             continue  # a URL, not a file of this repository
-        file_part, _, anchor = target.partition("#")
+        file_part, _hash, anchor = target.partition("#")
         linked = (path.parent / file_part).resolve() if file_part else path
         if not linked.exists():
             broken.append(f"{target}: no such file")
