@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible_collections.redundant.kube.plugins.module_utils.cluster.topology import describe_networks
+
 FAILBACK_POLICIES = ("stay", "preferred")
 # Pacemaker ids and the DRBD resource name end up in XML ids and file names.
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
@@ -142,10 +144,7 @@ def ha_pair_plan(
             n for n in networks.get(node, ()) if address in ipaddress.ip_interface(n["cidr"]).network
         ]
         if not candidates:
-            seen = (
-                ", ".join(f"{n['interface']} {n['cidr']}" for n in networks.get(node, ()))
-                or "no IPv4 address"
-            )
+            seen = describe_networks(networks.get(node, ()))
             problems.append(
                 f"ha_pair_vip {address} is outside every IPv4 subnet of {node} ({seen}): use a free address in "
                 "the subnet both nodes share"

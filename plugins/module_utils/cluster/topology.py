@@ -261,6 +261,11 @@ def ipv4_networks_from_facts(facts: Mapping[str, Any]) -> list[dict[str, str]]:
     return networks
 
 
+def describe_networks(networks: Sequence[Mapping[str, str]]) -> str:
+    """A host's IPv4 networks as a problem message names them: ``eth0 10.0.0.11/24, ...``."""
+    return ", ".join(f"{n['interface']} {n['cidr']}" for n in networks) or "no IPv4 address"
+
+
 def vip_plan(
     instances: Sequence[Mapping[str, Any]],
     peers: Sequence[str],
@@ -315,10 +320,7 @@ def vip_plan(
                 and (not instance.get("interface") or n["interface"] == instance["interface"])
             ]
             if not candidates:
-                seen = (
-                    ", ".join(f"{n['interface']} {n['cidr']}" for n in networks.get(peer, ()))
-                    or "no IPv4 address"
-                )
+                seen = describe_networks(networks.get(peer, ()))
                 problems.append(
                     f"{label}.address {vip} is outside every IPv4 subnet of {peer} ({seen}): use a free address in a "
                     "subnet all vip_peers share on one interface"

@@ -46,7 +46,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.resources impo
     NotFoundError,
     Resources,
 )
-from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import WaitTimeout, poll
+from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import poll_or_last
 
 POLL_SECONDS = 0.5
 EVICTION_RETRY_SECONDS = 2.0
@@ -286,11 +286,8 @@ class Drill:
     def poll(
         self, check: Callable[[], tuple[bool, Any]], deadline: float, interval: float = POLL_SECONDS
     ) -> Any:
-        """kube/waiter.poll on the drill's clock; the last value when the deadline passes (the caller judges)."""
-        try:
-            return poll(check, deadline, str, interval=interval, sleep=self.sleep, clock=self.clock)
-        except WaitTimeout as timeout:
-            return timeout.last
+        """kube/waiter.poll_or_last on the drill's clock: the last value when the deadline passes."""
+        return poll_or_last(check, deadline, interval=interval, sleep=self.sleep, clock=self.clock)
 
     def wait_redundant(self, deadline: float) -> Snapshot:
         """The app's snapshot once it is redundant, or at the deadline (the step then refuses to run)."""

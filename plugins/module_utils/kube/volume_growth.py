@@ -15,7 +15,7 @@ from typing import Any
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import KubeError
 from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import label_selector
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
-from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import WaitTimeout, poll
+from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import poll_or_last
 
 API = {"Deployment": "apps/v1", "StatefulSet": "apps/v1"}
 
@@ -43,10 +43,12 @@ def check_expandable(resources: Resources, claim: dict[str, Any]) -> None:
 
 def _wait(until: Callable[[], bool], timeout: float, sleep: Callable[[float], None]) -> bool:
     """True once until() holds, False when it still does not after timeout seconds."""
-    try:
-        return poll(lambda: (until(), True), time.monotonic() + timeout, str, sleep=sleep)
-    except WaitTimeout:
-        return False
+
+    def check() -> tuple[bool, bool]:
+        held = until()
+        return held, held
+
+    return poll_or_last(check, time.monotonic() + timeout, sleep=sleep)
 
 
 def grow_offline(

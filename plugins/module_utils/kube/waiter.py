@@ -60,6 +60,21 @@ def poll(
         delay = min(delay * 2, interval)
 
 
+def poll_or_last(
+    check: Callable[[], tuple[bool, T]],
+    deadline: float,
+    interval: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """poll() for a caller that judges the outcome itself: at the deadline the last value is returned
+    instead of raising."""
+    try:
+        return poll(check, deadline, str, interval=interval, sleep=sleep, clock=clock)
+    except WaitTimeout as timeout:
+        return timeout.last
+
+
 def rollout_progress(obj: dict[str, Any]) -> tuple[bool, str]:
     """(done, what is missing) for a workload or pod as the server returned it. Pure."""
     kind = obj.get("kind")

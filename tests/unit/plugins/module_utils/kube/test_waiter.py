@@ -11,6 +11,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import 
     WaitTimeout,
     pod_problems,
     poll,
+    poll_or_last,
     rollout_progress,
 )
 
@@ -108,3 +109,9 @@ def test_poll_times_out_with_the_last_value_in_its_message_and_never_oversleeps(
     assert str(raised.value) == "still 3" and raised.value.last == 3
     assert clock.sleeps == [1.0, 1.0, pytest.approx(0.2)]
     assert isinstance(raised.value, KubeError)  # every caller's `except KubeError` still sees a timeout
+
+
+def test_poll_or_last_hands_back_the_last_value_at_the_deadline():
+    clock, seen = FakeClock(), iter(range(100))
+    assert poll_or_last(lambda: (False, next(seen)), 1.5, interval=1.0, sleep=clock.sleep, clock=clock) == 2
+    assert poll_or_last(lambda: (True, "done"), 0, sleep=clock.sleep, clock=clock) == "done"
