@@ -4,10 +4,9 @@
 #                Python 3.10), collection build + documented offline install + playbooks from the installed copy
 #   unit         pytest tests/unit (pure functions, keytool round trips)
 #   integration  pytest tests/integration against the local control plane
+#   realnodes    a real 3-node kubeadm cluster in podman containers, running workloads (tests/realnodes)
 #   molecule     role scenarios on systemd containers (podman)
 #   vm           QEMU VM tier (real kernel)
-#   realnodes    a real 3-node kubeadm cluster in podman containers (tests/realnodes); not in the default list
-#                yet (docs/testing-realnodes.md): `make test-realnodes` or `scripts/run-tests.sh realnodes`
 # A tier that cannot run here calls skip_tier with the reason; the table says `skipped` and why.
 # After the last tier the host's kernel parameters are compared with those at the start (tests/host_sysctl.py):
 # a parameter the tests changed and did not restore fails the run, named.
@@ -16,7 +15,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$PWD/.collections" ANSIBLE_ROLES_PATH="$PWD/roles"
 export PYTHONDONTWRITEBYTECODE=1
 tiers=("$@")
-[ ${#tiers[@]} -eq 0 ] && tiers=(static unit integration molecule vm)
+[ ${#tiers[@]} -eq 0 ] && tiers=(static unit integration realnodes molecule vm)
 start_all=$(date +%s)
 summary=()
 failed=0
