@@ -8,7 +8,9 @@
 #   - every playbook passes a syntax check by its collection name, without warnings;
 #   - tests/supported_versions/check.yml runs: every module through that release's module packaging (keystore,
 #     preflight and controller_checksums for real, the Kubernetes modules up to the connection), the filters
-#     and the test plugin through its templating, and the app stage's up-front checks of the D2000 pair example.
+#     and the test plugin through its templating, and the app stage's up-front checks of the D2000 pair example;
+#   - that release's ansible-test runs the sanity tests that need no virtualenv of their own, with its ignore
+#     file tests/sanity/ignore-X.Y.txt (so that the ignore files users' `ansible-test sanity` reads stay true).
 # Each release runs on a different Python, so that together with the pinned release (on the project's 3.11)
 # the controller Pythons the collection claims, 3.10 to 3.13, are all exercised. A Python that is not here
 # is replaced by this machine's python3, and the line SKIPPED says so.
@@ -28,6 +30,11 @@ for f in plugins/modules/*.py; do modules+=("redundant.kube.$(basename "$f" .py)
 for f in plugins/filter/*.yml; do filters+=("redundant.kube.$(basename "$f" .yml)"); done
 for f in plugins/test/*.py; do tests+=("redundant.kube.$(basename "$f" .py)"); done
 for f in playbooks/*.yml; do playbooks+=("redundant.kube.$(basename "$f" .yml)"); done
+offline_sanity=()
+for t in compile shebang line-endings no-smart-quotes empty-init no-assert no-get-exception replace-urlopen \
+  use-compat-six action-plugin-docs symlinks ignores no-illegal-filenames use-argspec-type-path; do
+  offline_sanity+=(--test "$t")
+done
 
 # The venv of a release on a Python, made once: a marker file says it is complete; a lock keeps two checkouts on
 # this machine from building the same one at once.
@@ -101,7 +108,14 @@ PY
   if grep -q WARNING "$scratch/syntax.log"; then grep WARNING "$scratch/syntax.log"; return 1; fi
   "${run[@]}" ansible-playbook -i inventories/d2000_pair tests/supported_versions/check.yml >"$scratch/check.log" 2>&1 ||
     { cat "$scratch/check.log"; return 1; }
-  echo "ansible-core $core on $("$venv/bin/python" -V): imports, docs, ${#playbooks[@]} playbooks' syntax, modules and filters ok ($(( $(date +%s) - t0 ))s)"
+  # ansible-test wants the collection at .../ansible_collections/redundant/kube, outside a git work tree.
+  local tree="$scratch/sanity/ansible_collections/redundant/kube"
+  mkdir -p "$tree"
+  git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$tree"
+  (cd "$tree" && "${run[@]}" "ANSIBLE_COLLECTIONS_PATH=$scratch/sanity:$repo/.collections" ansible-test sanity --local \
+     --python "$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" --color no \
+     "${offline_sanity[@]}" >"$scratch/sanity.log" 2>&1) || { cat "$scratch/sanity.log"; return 1; }
+  echo "ansible-core $core on $("$venv/bin/python" -V): imports, docs, ${#playbooks[@]} playbooks' syntax, modules, filters, offline sanity ok ($(( $(date +%s) - t0 ))s)"
 }
 
 # The releases side by side (most of the time is Python starting), each reported in one piece.
