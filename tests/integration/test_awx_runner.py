@@ -7,7 +7,8 @@ The token is a ServiceAccount's, bound to exactly the shipped least-privilege ma
 drill part included): under it the keystore, license and app playbooks of the D2000 pair example run through,
 then app.yml again with the log volume grown (the offline volume growth: workloads scaled to 0, claims
 patched), then drill.yml's delete_pod and drain steps; the DolphinDB example's license and app playbooks
-(a Helm release) run under a token of that namespace's copy. Actions outside the rights are refused with the
+(a Helm release), then a new license (members restarted by deleting their pods) run under a token of that
+namespace's copy. Actions outside the rights are refused with the
 API's "forbidden" message naming the verb and the resource.
 """
 
@@ -183,13 +184,20 @@ def d2000_job() -> dict[str, list[dict[str, Any]]]:
 
 
 def ddb_job(helm: Path) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
-    """The DolphinDB example's license and app playbooks (the app is a Helm release), and its extra vars."""
+    """The DolphinDB example's license and app playbooks (the app is a Helm release), then license.yml with a
+    new license (its members restarted by deleting their pods, one at a time); and its extra vars."""
     imports = ["redundant.kube.license", "redundant.kube.app"]
     extra_vars = {
         "dolphindb_chart_path": str(REPO / "tests/charts/ddb-cluster"),
         "rk_helm_binary": str(helm),
     }
-    return {"deploy.yml": [{"name": p, "ansible.builtin.import_playbook": p} for p in imports]}, extra_vars
+    renewal = {
+        "name": "A new license",
+        "ansible.builtin.import_playbook": "redundant.kube.license",
+        "vars": {"rk_license_content": "renewed license.lic of the dolphindb_helm example\n"},
+    }
+    plays = [{"name": p, "ansible.builtin.import_playbook": p} for p in imports] + [renewal]
+    return {"deploy.yml": plays}, extra_vars
 
 
 def private_data_dir(
@@ -255,7 +263,10 @@ def runner(data_dir: Path, playbook: str, home: Path) -> tuple[int, list[dict[st
         check=False,
     )
     events_dir = data_dir / "artifacts" / playbook.removesuffix(".yml") / "job_events"
-    events = [json.loads(p.read_text()) for p in sorted(events_dir.glob("*.json"))]
+    # In the order they happened (the file names start with the counter, but sort as text).
+    events = sorted(
+        (json.loads(p.read_text()) for p in events_dir.glob("*.json")), key=lambda e: e["counter"]
+    )
     return proc.returncode, events, proc.stdout + proc.stderr
 
 
@@ -350,6 +361,14 @@ def test_the_helm_release_runs_through_ansible_runner_with_the_least_privilege_t
     members = resources.get("apps/v1", "StatefulSet", "ddb-test1-dn", DDB_NAMESPACE)
     assert members["status"].get("readyReplicas") == 3, members["status"]
     assert {"Install the Helm releases", "Push the license"} <= ok_tasks(events)
+    [first, renewal] = [
+        e["event_data"]["res"]
+        for e in events
+        if e["event"] == "runner_on_ok" and e["event_data"]["task"] == "Push the license"
+    ]
+    assert first["restarted"] == [], "the first push found members to restart before the release existed"
+    restarted = [{"kind": "StatefulSet", "name": "ddb-test1-dn", "side": None, "method": "delete_pods"}]
+    assert renewal["restarted"] == restarted, renewal
 
 
 def test_actions_outside_the_granted_rights_are_forbidden(awx_job, tmp_path):
