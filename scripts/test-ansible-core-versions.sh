@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # meta/runtime.yml claims ansible-core 2.16 and newer, and every other tier runs the one requirements-dev.txt pins.
 # This runs the collection under each older release line of that claim (the newest patch of each, pinned below),
-# in one virtualenv per release with the collection's requirements.txt, cached under $RK_CACHE (built once,
-# about a minute each cold; the pip downloads are cached there too):
+# in one virtualenv per release with the collection's requirements.txt, kept under $RK_CACHE (built once,
+# about a minute each cold; pip's own cache, if it keeps one, goes there too rather than to ~/.cache/pip):
 #   - every plugin, module and module_utils file imports;
 #   - ansible-doc reads every module, filter and test plugin;
 #   - every playbook passes a syntax check by its collection name, without warnings;
