@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the test tiers in order and prints how long each took. No argument: every tier.
 #   static       ruff lint/format, ansible-lint (production profile), ansible-test sanity (offline tests, pylint,
-#                Python 3.10), collection build + documented offline install + playbooks from the installed copy
+#                Python 3.10), the collection under ansible-core 2.16, 2.17 and 2.18 (the older releases meta/runtime.yml
+#                claims), collection build + documented offline install + playbooks from the installed copy
 #   unit         pytest tests/unit (pure functions, keytool round trips)
 #   integration  pytest tests/integration against the local control plane
 #   realnodes    a real 3-node kubeadm cluster in podman containers, running workloads (tests/realnodes)
@@ -27,6 +28,7 @@ python3 tests/host_sysctl.py save "$sysctl_state"
 
 tier_static() {
   ruff check . && ruff format --check . && ansible-lint --nocolor -q && scripts/sanity.sh &&
+    scripts/test-ansible-core-versions.sh &&
     scripts/test-collection-install.sh
 }
 # Two workers: much of a test's time is an `ansible` process starting or the API server answering, so

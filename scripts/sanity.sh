@@ -9,7 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-caller_home=$HOME
+. scripts/find-python.sh
+# Python 3.10 is looked up with the caller's HOME (pyenv's versions are under it).
+py310=$(find_python 3.10)
 export HOME="$repo/.venv/ansible-test-home"
 # ansible-test fetches get-pip.py from a host that is unreachable here: give it our stand-in instead.
 pip_version=$(python3 - <<'PY'
@@ -36,12 +38,6 @@ for t in "${tests[@]}"; do args+=(--test "$t"); done
 ansible-test sanity --python "$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')" \
   --local --requirements --color no "${args[@]}" "$@"
 
-# Python 3.10: a python3.10 that runs (on PATH, or one of pyenv's; the project's machines have one, Debian 12
-# has none).
-py310=
-for candidate in "$(command -v python3.10 || true)" "${PYENV_ROOT:-$caller_home/.pyenv}"/versions/3.10.*/bin/python3.10; do
-  if [ -z "$py310" ] && [ -x "$candidate" ] && "$candidate" -c '' 2>/dev/null; then py310=$candidate; fi
-done
 if [ -z "$py310" ]; then
   echo "SKIPPED ansible-test sanity on Python 3.10: no python3.10 interpreter here (install one, e.g. pyenv install 3.10)"
   exit 0

@@ -255,11 +255,10 @@ from typing import Any
 from ansible.module_utils.basic import missing_required_lib
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.redundant.kube.plugins.module_utils.keystore import (
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.errors import KeystoreError
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.pbe import (
     CRYPTOGRAPHY_IMPORT_ERROR,
-    DEFAULT_FILE_NAMES,
     HAS_CRYPTOGRAPHY,
-    KeystoreError,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.keystore.runtime import (
     FileTarget,
@@ -267,6 +266,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.keystore.runtime im
     Target,
     reconcile_keystore,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.store import DEFAULT_FILE_NAMES
 from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module import (
     kube_module,
     run_kube_module,

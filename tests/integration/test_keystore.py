@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ansible_collections.redundant.kube.plugins.module_utils.keystore import Keystore
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.store import Keystore
 from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
     checksum_annotation_key,
     content_digest,

@@ -1,6 +1,15 @@
 # Copyright: redundant.kube contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""`Keystore`: an ordered set of entries plus the file type, loaded from and dumped to bytes."""
+"""`Keystore`: an ordered set of entries plus the file type, loaded from and dumped to bytes.
+
+Java keystores (JCEKS and PKCS12) in pure Python: the standard library plus `cryptography`.
+
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.model import SecretKeyEntry
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.store import Keystore
+store = Keystore("jceks", [SecretKeyEntry("default", algorithm="AES", key=os.urandom(16))])
+data = store.dump("changeit", {"default": "midpoint"})
+again = Keystore.load(data, "changeit", {"default": "midpoint"})
+"""
 
 from __future__ import annotations
 

@@ -130,3 +130,32 @@ def test_connection_defaults_are_set_in_one_place():
             assert shared.get(group) == value, (
                 f"{play['name']}: {group} is set apart from the shared connection"
             )
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def test_every_claimed_ansible_core_release_and_controller_python_is_tested():
+    """requires_ansible, the roles' min_ansible_version, tests/config.yml and the docs claim what the tiers run:
+    the pinned ansible-core, and each older release line from the claimed oldest one up in
+    scripts/test-ansible-core-versions.sh, on Pythons from the claimed oldest one up."""
+    script = (REPO / "scripts/test-ansible-core-versions.sh").read_text()
+    releases = re.findall(r'"(\d+\.\d+\.\d+) (3\.\d+)"', re.search(r"RELEASES=\((.*)\)", script)[1])
+    pinned = re.search(r"^ansible-core==([\d.]+)$", (REPO / "requirements-dev.txt").read_text(), re.M)[1]
+    lines = sorted({_minor(core) for core, _python in releases} | {_minor(pinned)})
+    oldest = lines[0]
+    assert lines == [(2, minor) for minor in range(oldest[1], _minor(pinned)[1] + 1)], (
+        f"release lines between the oldest tested and the pinned one are left out: {lines}"
+    )
+    claimed = f"{oldest[0]}.{oldest[1]}"
+    assert _yaml(REPO / "meta/runtime.yml")["requires_ansible"] == f">={claimed}.0"
+    for role in ROLES:
+        assert str(_yaml(role / "meta/main.yml")["galaxy_info"]["min_ansible_version"]) == claimed, role.name
+    oldest_python = min(_minor(python) for _core, python in releases)
+    python = f"{oldest_python[0]}.{oldest_python[1]}"
+    assert _yaml(REPO / "tests/config.yml")["modules"]["python_requires"] == f">={python}"
+    for doc in ("README.md", "docs/install.md"):
+        assert f"ansible-core {claimed} or newer" in (REPO / doc).read_text(), doc
+        assert re.search(rf"Python {python} or newer", (REPO / doc).read_text()), doc

@@ -11,7 +11,8 @@ import pytest
 from ansible_run import run_module
 from support.keystore_helpers import der, pem
 
-from ansible_collections.redundant.kube.plugins.module_utils.keystore import Keystore, SecretKeyEntry
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.model import SecretKeyEntry
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.store import Keystore
 
 
 def key_of(

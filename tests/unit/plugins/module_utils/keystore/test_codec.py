@@ -17,25 +17,21 @@ from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from cryptography.hazmat.primitives.serialization import pkcs12 as crypto_pkcs12
 from support.keystore_helpers import der
 
-from ansible_collections.redundant.kube.plugins.module_utils.keystore import (
+from ansible_collections.redundant.kube.plugins.module_utils.keystore import der as asn1
+from ansible_collections.redundant.kube.plugins.module_utils.keystore import javaser, jceks, pbe, pkcs12
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.errors import (
     KeyPasswordError,
-    Keystore,
     KeystoreFormatError,
     KeystoreInputError,
+    StorePasswordError,
+)
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.model import (
     PrivateKeyEntry,
     SecretKeyEntry,
-    StorePasswordError,
     TrustedCertEntry,
-    detect_type,
     fingerprint,
-    javaser,
-    jceks,
-    pbe,
-    pkcs12,
 )
-from ansible_collections.redundant.kube.plugins.module_utils.keystore import (
-    der as asn1,
-)
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.store import Keystore, detect_type
 
 KEY128 = bytes(range(16))
 KEY256 = bytes(range(100, 132))
@@ -407,7 +403,7 @@ def test_mutated_files_only_raise_keystore_errors(store_type, ca_certs):
     every time, never another exception."""
     import random
 
-    from ansible_collections.redundant.kube.plugins.module_utils.keystore import KeystoreError
+    from ansible_collections.redundant.kube.plugins.module_utils.keystore.errors import KeystoreError
 
     blob = Keystore(
         store_type,

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 from support.keystore_helpers import der, pem
 
-from ansible_collections.redundant.kube.plugins.module_utils.keystore import (
-    Keystore,
+from ansible_collections.redundant.kube.plugins.module_utils.keystore import pbe
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.model import (
     SecretKeyEntry,
     TrustedCertEntry,
     fingerprint,
-    pbe,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.store import Keystore
 
 pytestmark = pytest.mark.keytool
 

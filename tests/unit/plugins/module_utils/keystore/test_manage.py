@@ -9,12 +9,9 @@ from pathlib import Path
 import pytest
 from support.keystore_helpers import der, pem
 
-from ansible_collections.redundant.kube.plugins.module_utils.keystore import (
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.errors import (
     KeyPasswordError,
-    Keystore,
     KeystoreInputError,
-    SecretKeyEntry,
-    TrustedCertEntry,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.keystore.manage import (
     WantedCertificates,
@@ -24,6 +21,11 @@ from ansible_collections.redundant.kube.plugins.module_utils.keystore.manage imp
     reconcile,
     wanted_entries,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.model import (
+    SecretKeyEntry,
+    TrustedCertEntry,
+)
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.store import Keystore
 
 
 def no_files(path: str) -> bytes:
