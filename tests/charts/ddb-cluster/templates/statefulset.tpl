@@ -42,9 +42,9 @@ spec:
               mountPath: /data/ddb/server/data
             - name: license
               mountPath: {{ .Values.license.mountPath }}
-              subPath: {{ .Values.license.key }}
+              subPath: dolphindb.lic
             - name: core
-              mountPath: {{ .Values.coreDump.dir }}
+              mountPath: {{ .Values.dolphindb.coreDumpDir }}
             {{- range .Values.extraHostPaths }}
             - name: {{ .name }}
               mountPath: {{ .mountPath }}
@@ -52,10 +52,10 @@ spec:
       volumes:
         - name: license
           configMap:
-            name: {{ .Values.license.configMap }}
+            name: {{ .Values.license.name }}
         - name: core
           hostPath:
-            path: {{ .Values.coreDump.hostPath }}
+            path: {{ .Values.coreDumpHostPath }}
             type: DirectoryOrCreate
         {{- range .Values.extraHostPaths }}
         - name: {{ .name }}
