@@ -244,6 +244,30 @@ def _claim_spec(vol: Volume) -> dict[str, Any]:
     return body
 
 
+def _process(c: Container, env: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a workload's container and an init container both say: image, command, environment, resources and
+    security context (the spec's capabilities and privilege merged in)."""
+    body: dict[str, Any] = {"name": c.name, "image": c.image, "imagePullPolicy": c.image_pull_policy}
+    if c.command:
+        body["command"] = list(c.command)
+    if c.args:
+        body["args"] = list(c.args)
+    if env:
+        body["env"] = env
+    if c.resources:
+        body["resources"] = c.resources
+    security = dict(c.security_context or {})
+    if c.capabilities:
+        caps = dict(security.get("capabilities") or {})
+        caps["add"] = sorted(set(caps.get("add") or []) | set(c.capabilities))
+        security["capabilities"] = caps
+    if c.privileged:
+        security["privileged"] = True
+    if security:
+        body["securityContext"] = security
+    return body
+
+
 class _PodBuilder:
     """Volumes, mounts, environment and checksum annotations of one workload's pod template."""
 
@@ -380,22 +404,7 @@ class _PodBuilder:
         return self._with_user_env(self.env + self._identity_env(), self.wl.container.env)
 
     def _init_container(self, init: InitContainer) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "name": init.name,
-            "image": init.image,
-            "imagePullPolicy": init.image_pull_policy,
-        }
-        if init.command:
-            body["command"] = list(init.command)
-        if init.args:
-            body["args"] = list(init.args)
-        env = self._with_user_env(self._identity_env(), init.env)
-        if env:
-            body["env"] = env
-        if init.resources:
-            body["resources"] = init.resources
-        if init.security_context:
-            body["securityContext"] = init.security_context
+        body = _process(init.container, self._with_user_env(self._identity_env(), init.container.env))
         mounts = []
         for mount in init.mounts:
             entry: dict[str, Any] = {"name": mount.volume, "mountPath": mount.mount_path}
@@ -410,31 +419,13 @@ class _PodBuilder:
 
     def _container(self) -> dict[str, Any]:
         c = self.wl.container
-        body: dict[str, Any] = {"name": c.name, "image": c.image, "imagePullPolicy": c.image_pull_policy}
-        if c.command:
-            body["command"] = list(c.command)
-        if c.args:
-            body["args"] = list(c.args)
-        env = self._env()
-        if env:
-            body["env"] = env
+        body = _process(c, self._env())
         if self.spec.env_from_secrets:
             body["envFrom"] = [{"secretRef": {"name": s}} for s in self.spec.env_from_secrets]
         if c.ports:
             body["ports"] = [
                 {"name": p.name, "containerPort": p.container_port, "protocol": p.protocol} for p in c.ports
             ]
-        if c.resources:
-            body["resources"] = c.resources
-        security = dict(c.security_context or {})
-        if c.capabilities:
-            caps = dict(security.get("capabilities") or {})
-            caps["add"] = sorted(set(caps.get("add") or []) | set(c.capabilities))
-            security["capabilities"] = caps
-        if c.privileged:
-            security["privileged"] = True
-        if security:
-            body["securityContext"] = security
         for attr, key in (
             ("liveness_probe", "livenessProbe"),
             ("readiness_probe", "readinessProbe"),

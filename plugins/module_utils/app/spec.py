@@ -132,16 +132,9 @@ class InitMount:
 
 @dataclass(frozen=True)
 class InitContainer:
-    """A process that runs to completion before the workload's container starts."""
+    """A process that runs to completion before the workload's container starts (no ports, probes or devices)."""
 
-    name: str
-    image: str
-    image_pull_policy: str
-    command: tuple[str, ...]
-    args: tuple[str, ...]
-    env: tuple[tuple[str, str], ...]
-    resources: dict[str, Any] | None
-    security_context: dict[str, Any] | None
+    container: Container
     mounts: tuple[InitMount, ...]
     workloads: tuple[str, ...] | None  # None: every workload
 
@@ -935,20 +928,15 @@ def _init_containers(
     result: list[InitContainer] = []
     for i, entry in enumerate(raw):
         option = f"init_containers[{i}]"
-        check_name(f"{option}.name", entry["name"])
-        if entry["name"] in known:
+        container = _container(option, entry)
+        if container.name in known:
             raise SpecError(
-                f"{option}.name '{entry['name']}' is the name of a workload's container: choose another name"
+                f"{option}.name '{container.name}' is the name of a workload's container: choose another name"
             )
-        if any(other.name == entry["name"] for other in result):
+        if any(other.container.name == container.name for other in result):
             raise SpecError(
-                f"{option}.name '{entry['name']}' is used twice: init container names must be unique"
+                f"{option}.name '{container.name}' is used twice: init container names must be unique"
             )
-        _check_image(f"{option}.image", entry["image"])
-        env = []
-        for key, value in (entry.get("env") or {}).items():
-            _check_env_name(f"{option}.env", key)
-            env.append((key, _text(value)))
         selected = _workloads(f"{option}.workloads", entry.get("workloads"), known)
         mounts = tuple(
             _init_mount(f"{option}.volume_mounts[{j}]", m, volumes, selected or known)
@@ -962,20 +950,7 @@ def _init_containers(
                     f"volume_mounts[{paths[mount.mount_path]}]: give each mount its own path"
                 )
             paths[mount.mount_path] = j
-        result.append(
-            InitContainer(
-                name=entry["name"],
-                image=entry["image"],
-                image_pull_policy=entry["image_pull_policy"],
-                command=tuple(entry.get("command") or ()),
-                args=tuple(entry.get("args") or ()),
-                env=tuple(env),
-                resources=_check_resources(f"{option}.resources", entry.get("resources")),
-                security_context=entry.get("security_context") or None,
-                mounts=mounts,
-                workloads=selected,
-            )
-        )
+        result.append(InitContainer(container=container, mounts=mounts, workloads=selected))
     return tuple(result)
 
 
