@@ -47,7 +47,7 @@ LOCAL = "localhost/redundant-kube"
 TEST_APPS = HERE / "apps"
 TEST_IMAGES = "localhost/redundant-kube-test"
 # Each test application's entrypoint; tests/realnodes/apps/<app>/ is its layer's root.
-TEST_APP_ENTRYPOINTS = {"iris": "/usr/local/bin/iris-main"}
+TEST_APP_ENTRYPOINTS = {"iris": "/usr/local/bin/iris-main", "dolphindb": "/usr/local/bin/dolphindb-like"}
 
 
 def log(message: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 import tarfile
@@ -41,6 +42,13 @@ def test_app_layers_are_reproducible_and_named_by_their_content(tmp_path, monkey
     script = tmp_path / "apps" / "iris" / "usr" / "local" / "bin" / "iris"
     script.write_text(script.read_text() + "\n")
     assert images.app_layer("iris").name != first.name
+
+
+@pytest.mark.parametrize("app", sorted(images.TEST_APP_ENTRYPOINTS))
+def test_every_test_image_entrypoint_is_an_executable_of_its_layer(app):
+    path = REALNODES / "apps" / app / images.TEST_APP_ENTRYPOINTS[app].lstrip("/")
+    assert path.is_file() and path.stat().st_mode & 0o111, path
+    assert path.read_text().startswith("#!/usr/bin/python3\n")  # the userland image's Python
 
 
 def iris(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -118,3 +126,68 @@ def test_iris_like_instance_stops_without_its_container_and_keeps_its_data(tmp_p
     finally:
         restarted.terminate()
         restarted.wait(timeout=10)
+
+
+DOLPHINDB = REALNODES / "apps" / "dolphindb" / "usr" / "local" / "bin" / "dolphindb-like"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("license_text", "core_dir", "refusal"),
+    [
+        (None, True, "no license at"),
+        ("customer=example\nvalid=false\n", True, "is invalid: refusing to start"),
+        ("   \n", True, "is invalid: refusing to start"),
+        ("customer=example\n", False, "the core dump directory"),
+    ],
+)
+def test_dolphindb_like_node_refuses_to_start_without_a_valid_license_or_core_dir(
+    tmp_path, license_text, core_dir, refusal
+):
+    env = dolphindb_env(tmp_path, license_text, core_dir)
+    done = subprocess.run(
+        [sys.executable, str(DOLPHINDB)], env=env, capture_output=True, text=True, timeout=20
+    )
+    assert done.returncode == 1 and refusal in done.stdout, done
+
+
+def dolphindb_env(tmp_path: Path, license_text: str | None, core_dir: bool = True) -> dict[str, str]:
+    if license_text is not None:
+        (tmp_path / "dolphindb.lic").write_text(license_text)
+    if core_dir:
+        (tmp_path / "core").mkdir(exist_ok=True)
+    return {
+        "PATH": "/usr/bin:/bin",
+        "DDB_LICENSE_FILE": str(tmp_path / "dolphindb.lic"),
+        "DDB_DATA_DIR": str(tmp_path / "data"),
+        "DDB_CORE_DIR": str(tmp_path / "core"),
+        "DDB_PORT": str(free_port()),
+    }
+
+
+def test_dolphindb_like_node_reports_the_license_it_started_with(tmp_path):
+    env = dolphindb_env(tmp_path, "customer=example\nexpiration=2030-01-01\n")
+    node = subprocess.Popen([sys.executable, str(DOLPHINDB)], env=env, stdout=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{env['DDB_PORT']}/", timeout=2) as response:
+                    state = json.loads(response.read())
+                break
+            except OSError:
+                assert node.poll() is None and time.monotonic() < deadline, "the data node did not start"
+                time.sleep(0.1)
+        assert state["license"] == "customer=example\nexpiration=2030-01-01\n"
+        # A new license on disk changes nothing until the process restarts, as with the real server.
+        (tmp_path / "dolphindb.lic").write_text("customer=other\n")
+        with urllib.request.urlopen(f"http://127.0.0.1:{env['DDB_PORT']}/", timeout=2) as response:
+            assert json.loads(response.read())["license"] == state["license"]
+    finally:
+        node.terminate()
+        assert node.wait(timeout=10) == 0

@@ -37,6 +37,11 @@ spec:
           ports:
             - name: ddb
               containerPort: {{ .Values.port }}
+          # A data node that refuses its license never listens: not Ready, so a license push waits and rolls back.
+          readinessProbe:
+            tcpSocket:
+              port: ddb
+            periodSeconds: 2
           volumeMounts:
             - name: data
               mountPath: /data/ddb/server/data
