@@ -75,24 +75,24 @@ options:
         type: str
         default: server
       <<: &container
-       image:
+       image: &image
          description: Image with a tag or digest (an image without a tag is refused).
          type: str
          required: true
-       image_pull_policy:
+       image_pull_policy: &image_pull_policy
          description: Image pull policy.
          type: str
          choices: [Always, IfNotPresent, Never]
          default: IfNotPresent
-       command:
+       command: &command
          description: Entrypoint override.
          type: list
          elements: str
-       args:
+       args: &args
          description: Arguments.
          type: list
          elements: str
-       env:
+       env: &env
          description: Environment variables (values are turned into strings).
          type: dict
          default: {}
@@ -115,7 +115,7 @@ options:
              type: str
              choices: [TCP, UDP, SCTP]
              default: TCP
-       resources:
+       resources: &resources
          description: Kubernetes C(resources) (requests/limits) as written in a pod spec.
          type: dict
        capabilities:
@@ -302,11 +302,68 @@ options:
             choices: ["", DirectoryOrCreate, Directory, FileOrCreate, File]
             default: DirectoryOrCreate
       empty_dir:
-        description: A scratch directory living as long as the pod.
+        description: A scratch directory living as long as the pod, shared by its init containers and its container.
         type: bool
         default: false
+      secret:
+        description:
+          - Name of a Secret to mount as a directory, one file per key, read-only (for example a password read through
+            a C(*_FILE) variable such as PostgreSQL's C(POSTGRES_PASSWORD_FILE)). The app does not own it (make it with
+            C(rk_secrets) in C(keystore.yml)); a change of its content rolls the pods, as for O(env_from_secrets).
+        type: str
       workloads:
         description: Workload names that mount it (C(server) always means the server); all when unset.
+        type: list
+        elements: str
+  init_containers:
+    description:
+      - Processes that run to completion, in the order given, before a workload's container starts, in every
+        topology (pair - in each side's pod; single; cluster - in each member), for example midPoint's
+        C(midpoint.sh init-native) preparing its home directory on a O(volumes[].empty_dir) the container then
+        mounts.
+      - They see only the volumes O(init_containers[].volume_mounts) names, at the paths given there; they get the
+        side (O(side_env)), instance and member id (O(member_id_env)) variables the container gets, plus their own
+        O(init_containers[].env).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Container name; must differ from every workload's name and from the other init containers'.
+        type: str
+        required: true
+      image: *image
+      image_pull_policy: *image_pull_policy
+      command: *command
+      args: *args
+      env: *env
+      resources: *resources
+      security_context:
+        description: Container C(securityContext) as written in a pod spec.
+        type: dict
+      volume_mounts:
+        description: Volumes of O(volumes) the init container mounts; each must be mounted in every workload it runs in.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          volume:
+            description: Name of a volume of O(volumes).
+            type: str
+            required: true
+          mount_path:
+            description: Absolute mount path in the init container (may differ from the container's).
+            type: str
+            required: true
+          sub_path:
+            description: Sub-directory of the volume to mount (relative, without C(..)).
+            type: str
+          read_only:
+            description: Mount read-only (always so for a O(volumes[].secret) volume).
+            type: bool
+            default: false
+      workloads:
+        description: Workloads whose pods run it (C(server) always means the server); all when unset.
         type: list
         elements: str
   core_dumps:
@@ -691,7 +748,7 @@ EXAMPLES = r"""
     services:
       - {type: LoadBalancer, ports: [{name: smp-http, port: 52773}]}
 
-- name: midPoint-like cluster of 3 with a shared keystore and NFS
+- name: midPoint-like cluster of 3 with a shared keystore, NFS and an init container preparing each home
   redundant.kube.app:
     name: midpoint
     namespace: mp-demo
@@ -700,8 +757,20 @@ EXAMPLES = r"""
     server:
       name: midpoint
       image: evolveum/midpoint:4.8-alpine
-      env: {MP_SET_midpoint_taskManager_clustered: "true", MP_SET_midpoint_nodeIdSource: hostname}
+      env:
+        MP_SET_midpoint_taskManager_clustered: "true"
+        MP_SET_midpoint_nodeIdSource: hostname
+        MP_SET_midpoint_repository_jdbcPassword_FILE: /opt/midpoint/config-secrets/password
+    init_containers:
+      - name: mp-config-init
+        image: evolveum/midpoint:4.8-alpine
+        command: [/bin/bash, /opt/midpoint/bin/midpoint.sh, init-native]
+        env: {MP_INIT_CFG: /opt/mp-home}
+        volume_mounts:
+          - {volume: home, mount_path: /opt/mp-home}
     volumes:
+      - {name: home, mount_path: /opt/midpoint/var, empty_dir: true}
+      - {name: db-pass, mount_path: /opt/midpoint/config-secrets, secret: mp-demo-db}
       - name: shared
         mount_path: /opt/midpoint/var/post-initial-objects
         nfs: {server: mp-demo-nfs.mp-demo.svc.cluster.local, path: /exports}

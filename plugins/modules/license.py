@@ -44,7 +44,7 @@ options:
     choices: [ConfigMap, Secret]
     default: ConfigMap
   key:
-    description: File name inside the object, e.g. C(LicenceRun.code) (D2000) or C(license.lic) (DolphinDB).
+    description: File name inside the object, e.g. C(LicenceRun.code) (D2000) or C(dolphindb.lic) (DolphinDB).
     type: str
     required: true
   src:
@@ -175,7 +175,7 @@ EXAMPLES = r"""
   redundant.kube.license:
     name: ddb-test1
     namespace: dolphindb
-    key: license.lic
+    key: dolphindb.lic
     src: /srv/licenses/dolphindb.lic
     consumers: {selector: "app=ddb-test1"}
     restart_method: delete_pods

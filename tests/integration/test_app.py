@@ -121,6 +121,19 @@ def assert_pair_placement(resources: Resources, name: str, namespace: str, workl
             assert node[f"{workload}-{side}"] == node[f"server-{side}"], (workload, side, node)
 
 
+def assert_init_containers(
+    resources: Resources, name: str, namespace: str, expected: dict[str, list[str]]
+) -> None:
+    """Every live pod of the app has the init containers its workload names (by component), in order; the API
+    server has admitted them, so their mounts name the pod's own volumes."""
+    pods = resources.list("v1", "Pod", namespace, label_selector=SELECTOR.format(name))
+    assert pods
+    for pod in pods:
+        component = pod["metadata"]["labels"]["app.kubernetes.io/component"]
+        inits = pod["spec"].get("initContainers", [])
+        assert [c["name"] for c in inits] == expected.get(component, []), (pod["metadata"]["name"], inits)
+
+
 # -- pair --------------------------------------------------------------------------------------------
 def test_d2000_pair_simulated_kubelet_placement_idempotence_check_mode(kube_cluster, resources, namespace):
     d2000_prerequisites(resources, namespace)
@@ -136,6 +149,7 @@ def test_d2000_pair_simulated_kubelet_placement_idempotence_check_mode(kube_clus
     assert first.result["changed"] is True
     assert {o["action"] for o in first.result["objects"] if o["kind"] != "Namespace"} == {"created"}
     assert_pair_placement(resources, "d2000", namespace, ["clc", "evh", "eds", "kom", "arc"])
+    assert_init_containers(resources, "d2000", namespace, {"server": ["log-dirs"]})
     arc_b = pods_by_deployment(resources, "d2000", namespace)["arc-b"][0]["metadata"]["labels"]
     assert arc_b["redundant.kube/role"] == "passive" and arc_b["redundant.kube/instance-number"] == "2"
     assert len(first.result["pods"]) == 12
@@ -388,6 +402,7 @@ def test_iris_single_simulated_kubelet_and_volume_growth_procedure(kube_cluster,
         "node.kubernetes.io/unreachable": 30,
     }
     assert resources.get("v1", "PersistentVolumeClaim", "iris-sys", namespace)["status"]["phase"] == "Bound"
+    assert_init_containers(resources, "iris", namespace, {"iris": ["data-owner"]})
     assert app(kube_cluster, args).result["changed"] is False
 
     grown = copy.deepcopy(args)
@@ -420,13 +435,23 @@ def test_iris_single_simulated_kubelet_and_volume_growth_procedure(kube_cluster,
 
 
 # -- cluster -----------------------------------------------------------------------------------------
-def test_midpoint_cluster_simulated_kubelet_spread_nfs_keystore(kube_cluster, resources, namespace):
+def test_midpoint_cluster_simulated_kubelet_spread_nfs_keystore_init_container(
+    kube_cluster, resources, namespace
+):
     resources.apply(
         {
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": "mp-demo-keystore", "namespace": namespace},
             "data": {"keystore.jceks": "AAAA", "keystore": "Y2hhbmdlaXQ="},
+        }
+    )
+    resources.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "mp-demo-db", "namespace": namespace},
+            "data": {"password": "Y2hhbmdlLW1l"},
         }
     )
     args = case("midpoint_cluster", namespace)
@@ -444,6 +469,14 @@ def test_midpoint_cluster_simulated_kubelet_spread_nfs_keystore(kube_cluster, re
     volumes = {v["name"]: v for v in pods[0]["spec"]["volumes"]}
     assert volumes["shared"]["nfs"]["server"] == f"mp-demo-nfs.{namespace}.svc.cluster.local"
     assert volumes["rk-keystore"]["secret"]["secretName"] == "mp-demo-keystore"
+    assert volumes["db-pass"]["secret"]["secretName"] == "mp-demo-db"
+    assert_init_containers(resources, "midpoint", namespace, {"midpoint": ["mp-config-init"]})
+    (init,) = pods[0]["spec"]["initContainers"]
+    assert init["volumeMounts"][0] == {
+        "name": "home",
+        "mountPath": "/opt/mp-home",
+    }  # then the service account token
+    assert volumes["home"]["persistentVolumeClaim"]["claimName"] == f"home-{pods[0]['metadata']['name']}"
     assert resources.get("v1", "Service", "midpoint-members", namespace)["spec"]["clusterIP"] == "None"
     assert resources.get("v1", "Service", "midpoint", namespace)["spec"]["sessionAffinity"] == "ClientIP"
     assert app(kube_cluster, args).result["changed"] is False

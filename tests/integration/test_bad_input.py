@@ -18,15 +18,15 @@ def test_license_with_a_malformed_selector_stores_nothing(
     before = cluster_state(resources)
     args = {
         "kubeconfig": kube_cluster.kubeconfig,
-        "name": "ddb-license",
+        "name": "dolphindb-license",
         "namespace": namespace if namespace_exists else "rk-new-license-ns",
-        "key": "license.lic",
+        "key": "dolphindb.lic",
         "content": "LICENSE-1",
         "consumers": {"selector": "app in ("},
     }
     run = run_module("license", args)
     assert_refused(run, "consumers.selector 'app in ('", before, resources)
-    assert resources.get("v1", "ConfigMap", "ddb-license", args["namespace"]) is None
+    assert resources.get("v1", "ConfigMap", "dolphindb-license", args["namespace"]) is None
 
 
 @pytest.mark.parametrize("wait_timeout", [-5, 0])
@@ -40,7 +40,7 @@ def test_license_and_drill_refuse_a_wait_timeout_of_zero_or_less(
         {
             **common,
             "name": "lic",
-            "key": "license.lic",
+            "key": "dolphindb.lic",
             "content": "LICENSE-1",
             "consumers": {"selector": "app=x"},
         },

@@ -443,7 +443,7 @@ def ddb_cluster(namespace: str, replicas: int = 3) -> list[dict[str, Any]]:
                 "namespace": namespace,
                 "labels": {"app.kubernetes.io/managed-by": "Helm"},
             },
-            "data": {"license.lic": "DDB-LIC-1", "cluster.cfg": "mode=cluster\n"},
+            "data": {"dolphindb.lic": "DDB-LIC-1", "cluster.cfg": "mode=cluster\n"},
         },
         {
             "apiVersion": "apps/v1",
@@ -464,7 +464,7 @@ def ddb_cluster(namespace: str, replicas: int = 3) -> list[dict[str, Any]]:
                                     {
                                         "name": "license",
                                         "mountPath": "/data/ddb/server/dolphindb.lic",
-                                        "subPath": "license.lic",
+                                        "subPath": "dolphindb.lic",
                                     }
                                 ],
                             }
@@ -483,7 +483,7 @@ def ddb_args(kubeconfig: str, namespace: str, content: str, **extra: Any) -> dic
         namespace,
         content,
         name="ddb-test1",
-        key="license.lic",
+        key="dolphindb.lic",
         consumers={"selector": "app=ddb-test1"},
         **extra,
     )
@@ -510,7 +510,7 @@ def test_push_to_workloads_selected_by_labels_deletes_pods_one_at_a_time(
         {"kind": "StatefulSet", "name": "ddb-test1-dn", "side": None, "method": "delete_pods"}
     ]
     live = resources.get("v1", "ConfigMap", "ddb-test1", namespace)
-    assert live["data"] == {"license.lic": "DDB-LIC-2", "cluster.cfg": "mode=cluster\n"}  # Helm's key kept
+    assert live["data"] == {"dolphindb.lic": "DDB-LIC-2", "cluster.cfg": "mode=cluster\n"}  # Helm's key kept
     assert live["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "Helm"}
     sts = resources.get("apps/v1", "StatefulSet", "ddb-test1-dn", namespace)
     assert sts["metadata"]["generation"] == generation  # the operator's template was not edited

@@ -42,7 +42,7 @@ EXAMPLES = {
     for e in (
         Example("d2000_pair", "scada", apps=("d2000",)),
         Example("iris_single", "iris", apps=("iris",), backup=True),
-        Example("midpoint_cluster", "mp-demo", apps=("mp-demo-nfs", "midpoint")),
+        Example("midpoint_cluster", "mp-demo", apps=("mp-demo-db", "mp-demo-nfs", "midpoint")),
         Example("dolphindb_helm", "dolphindb", releases=("ddb-test1",)),
         Example("k3s_two_node", "k3s-demo", apps=("broker",)),
     )
@@ -443,3 +443,111 @@ def test_cluster_play_refuses_a_bad_k3s_inventory_before_touching_any_host(tmp_p
     failures = list(run.failures())
     assert failures and all("k3s_binary_checksum" in f for f in failures), run.explain()
     assert all(run.output["stats"][host]["unreachable"] == 0 for host in ("k3s-1", "k3s-2"))
+
+
+# -- node DNS: what the controller checks before any node is contacted --------------------------------
+def node_dns_inventory(tmp_path: Path, **node_vars: Any) -> str:
+    """localhost, and one node that does not exist (192.0.2.0/24 is TEST-NET): contact shows as unreachable."""
+    inventory = {
+        "all": {
+            "hosts": {
+                "localhost": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                }
+            },
+            "children": {"k8s_nodes": {"hosts": {"node-1": {"ansible_host": "192.0.2.10", **node_vars}}}},
+        }
+    }
+    path = tmp_path / "hosts.yml"
+    path.write_text(json.dumps(inventory))
+    return str(path)
+
+
+def cluster_dns_service(resources: Resources, namespace: str) -> str:
+    """A cluster DNS Service with one ready endpoint, as CoreDNS's looks; its cluster IP."""
+    service = resources.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "cluster-dns", "namespace": namespace},
+            "spec": {"ports": [{"name": "dns", "port": 53, "protocol": "UDP"}]},
+        }
+    )
+    resources.apply(
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "cluster-dns-1",
+                "namespace": namespace,
+                "labels": {
+                    "kubernetes.io/service-name": "cluster-dns",
+                    "endpointslice.kubernetes.io/managed-by": "redundant.kube-test",
+                },
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": True}}],
+            "ports": [{"name": "dns", "port": 53, "protocol": "UDP"}],
+        }
+    )
+    return service["spec"]["clusterIP"]
+
+
+def test_node_dns_refuses_an_address_that_is_not_the_cluster_dns_before_touching_the_node(
+    kube_cluster, resources, namespace, tmp_path
+):
+    cluster_ip = cluster_dns_service(resources, namespace)
+    extra = {"rk_kubeconfig": kube_cluster.kubeconfig, "rk_cluster_dns_service": f"{namespace}/cluster-dns"}
+    run = run_playbook(
+        "node_dns.yml",
+        node_dns_inventory(tmp_path, dns_resolver_cluster_dns_ip="10.43.0.10"),
+        extra_vars=extra,
+    )
+    assert run.rc != 0
+    assert list(run.failures()) == [
+        f"node-1 The inventory's cluster DNS address is the cluster's: dns_resolver_cluster_dns_ip: 10.43.0.10 is "
+        f"not the address of the cluster DNS Service {namespace}/cluster-dns, {cluster_ip}: set it to "
+        f"{cluster_ip} or leave it unset (the address is read from the cluster)"
+    ], run.explain()
+    assert run.output["stats"]["node-1"]["unreachable"] == 0
+
+    # A node whose resolver the node stage left alone is not routed either: every task skipped.
+    skipped = run_playbook(
+        "node_dns.yml", node_dns_inventory(tmp_path, node_prep_dns_resolver=False), extra_vars=extra
+    )
+    assert skipped.rc == 0, skipped.explain()
+    assert (
+        skipped.output["stats"]["node-1"]["ok"] == 0 and skipped.output["stats"]["node-1"]["unreachable"] == 0
+    )
+
+    # A run limited to the controller (site.yml --limit localhost) leaves the nodes alone.
+    limited = run_playbook(
+        "node_dns.yml",
+        node_dns_inventory(tmp_path, dns_resolver_cluster_dns_ip="10.43.0.10"),
+        extra_vars=extra,
+        limit="localhost",
+    )
+    assert limited.rc == 0 and "node-1" not in limited.output["stats"], limited.explain()
+
+
+def test_node_dns_fails_naming_the_service_when_the_cluster_has_no_dns(kube_cluster, namespace, tmp_path):
+    extra = {"rk_kubeconfig": kube_cluster.kubeconfig, "rk_cluster_dns_service": f"{namespace}/cluster-dns"}
+    run = run_playbook("node_dns.yml", node_dns_inventory(tmp_path), extra_vars=extra)
+    assert run.rc != 0
+    (failure,) = list(run.failures())
+    assert failure.startswith(
+        f"node-1 Fail when the cluster has no such Service: rk_cluster_dns_service: the cluster has no "
+        f"Service {namespace}/cluster-dns"
+    ), run.explain()
+    assert run.output["stats"]["node-1"]["unreachable"] == 0
+
+
+def test_node_dns_refuses_a_service_reference_without_its_namespace(kube_cluster, tmp_path):
+    extra = {"rk_kubeconfig": kube_cluster.kubeconfig, "rk_cluster_dns_service": "kube-dns"}
+    run = run_playbook("node_dns.yml", node_dns_inventory(tmp_path), extra_vars=extra)
+    assert run.rc != 0
+    assert list(run.failures()) == [
+        'node-1 The cluster DNS Service is named namespace/name: rk_cluster_dns_service: "kube-dns" is not '
+        "namespace/name (example: kube-system/kube-dns)"
+    ], run.explain()

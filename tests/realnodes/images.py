@@ -11,6 +11,10 @@ From the pinned Go modules (tests/cluster/versions.env, tests/realnodes/versions
   localhost/redundant-kube/local-path-provisioner
   localhost/redundant-kube/userland       a debootstrap root file system with the test applications'
                                           tools (bash, curl, python3, Java 17, ODBC, psql)
+  localhost/redundant-kube-test/<app>     the test applications (tests/realnodes/apps/<app>/, small
+                                          programs that behave like the reference systems where the
+                                          collection relies on it, never the vendors' products), each
+                                          one layer on the userland layer, tagged 1-<layer digest>
 All of them go into one docker-archive (the userland layer stored once) that `ctr images import`
 reads. Everything is cached in $RK_CACHE/realnodes under names holding the pinned versions (the
 archive under a digest of its contents), so a second run only checks. Progress goes to stderr.
@@ -40,6 +44,10 @@ from image_archive import tar_entry  # noqa: E402  (the kubeadm_cluster scenario
 
 MIRROR = os.environ.get("RK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 LOCAL = "localhost/redundant-kube"
+TEST_APPS = HERE / "apps"
+TEST_IMAGES = "localhost/redundant-kube-test"
+# Each test application's entrypoint; tests/realnodes/apps/<app>/ is its layer's root.
+TEST_APP_ENTRYPOINTS = {"iris": "/usr/local/bin/iris-main", "dolphindb": "/usr/local/bin/dolphindb-like"}
 
 
 def log(message: str) -> None:
@@ -171,6 +179,31 @@ def binary_layer(binary: Path, name: str, version: str) -> Path:
         for directory in ("etc", "tmp", "usr", "usr/local", "usr/local/bin", "var", "var/run"):
             tar_entry(root, directory, mode=0o1777 if directory == "tmp" else 0o755)
         tar_entry(root, f"usr/local/bin/{name}", binary.read_bytes(), 0o755)
+    partial.rename(layer)
+    return layer
+
+
+def app_layer(name: str) -> Path:
+    """A layer tarball of tests/realnodes/apps/<name>/ (owned by root, mtime 0), named by a digest of its files'
+    paths, modes and contents: a changed program makes a new layer, an unchanged one is reused."""
+    root = TEST_APPS / name
+    files = sorted(path for path in root.rglob("*") if path.is_file())
+    content = hashlib.sha256()
+    for path in files:
+        content.update(f"{path.relative_to(root)}\0{path.stat().st_mode & 0o777:o}\0".encode())
+        content.update(path.read_bytes())
+    layer = OUT / "layers" / f"test-{name}-{content.hexdigest()[:12]}.tar"
+    if layer.is_file():
+        return layer
+    layer.parent.mkdir(parents=True, exist_ok=True)
+    directories = sorted({str(parent) for path in files for parent in path.relative_to(root).parents} - {"."})
+    partial = layer.with_suffix(".partial")
+    with tarfile.open(partial, "w") as archive:
+        for directory in directories:
+            tar_entry(archive, directory, mode=0o755)
+        for path in files:
+            executable = path.stat().st_mode & 0o100
+            tar_entry(archive, str(path.relative_to(root)), path.read_bytes(), 0o755 if executable else 0o644)
     partial.rename(layer)
     return layer
 
@@ -320,7 +353,8 @@ def build() -> Path:
             versions["LOCAL_PATH_PROVISIONER_VERSION"],
         ),
     }
-    digests = {layer: cached_sha256(layer) for layer in [userland, *layers.values()]}
+    test_layers = {name: app_layer(name) for name in TEST_APP_ENTRYPOINTS}
+    digests = {layer: cached_sha256(layer) for layer in [userland, *layers.values(), *test_layers.values()]}
     userland_ref = f"{LOCAL}/userland:{versions['USERLAND_SUITE']}-{digests[userland][:12]}"
     refs = {
         "kube-proxy": f"registry.k8s.io/kube-proxy:{versions['KUBE_VERSION']}",
@@ -328,6 +362,10 @@ def build() -> Path:
         "kube-router": f"{LOCAL}/kube-router:{versions['KUBE_ROUTER_VERSION']}",
         "local-path-provisioner": f"{LOCAL}/local-path-provisioner:{versions['LOCAL_PATH_PROVISIONER_VERSION']}",
         "userland": userland_ref,
+        **{
+            f"test-{name}": f"{TEST_IMAGES}/{name}:1-{digests[layer][:12]}"
+            for name, layer in test_layers.items()
+        },
     }
     images = [
         Image(refs["kube-proxy"], (userland, layers["kube-proxy"]), ("/usr/local/bin/kube-proxy",)),
@@ -339,6 +377,10 @@ def build() -> Path:
             ("/usr/local/bin/local-path-provisioner",),
         ),
         Image(refs["userland"], (userland,), cmd=("/bin/bash",)),
+        *(
+            Image(refs[f"test-{name}"], (userland, layer), (TEST_APP_ENTRYPOINTS[name],))
+            for name, layer in test_layers.items()
+        ),
     ]
     archive = write_archive(images, digests)
     description = archive.with_suffix(".json")

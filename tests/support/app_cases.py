@@ -22,6 +22,7 @@ EXTERNAL_DIGESTS = {
     "ConfigMap/d2000-license": "1" * 64,
     "Secret/d2000-db": "2" * 64,
     "Secret/mp-demo-keystore": "3" * 64,
+    "Secret/mp-demo-db": "4" * 64,
 }
 
 

@@ -136,9 +136,45 @@ _VOLUMES = {
             },
         },
         "empty_dir": {"type": "bool", "default": False},
+        "secret": {"type": "str", "no_log": False},
         "workloads": _WORKLOADS,
     },
-    "mutually_exclusive": [["size", "nfs", "host_path", "empty_dir"]],
+    "mutually_exclusive": [["size", "nfs", "host_path", "empty_dir", "secret"]],
+}
+
+# Processes run to completion, in order, before a workload's container starts (schema set-up, keystore
+# preparation); they see the workload's volumes only where volume_mounts says.
+_INIT_CONTAINERS = {
+    "type": "list",
+    "elements": "dict",
+    "default": [],
+    "options": {
+        "name": {"type": "str", "required": True},
+        **{
+            key: _CONTAINER_OPTIONS[key]
+            for key in (
+                "image",
+                "image_pull_policy",
+                "command",
+                "args",
+                "env",
+                "resources",
+                "security_context",
+            )
+        },
+        "volume_mounts": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "volume": {"type": "str", "required": True},
+                "mount_path": {"type": "str", "required": True},
+                "sub_path": {"type": "str"},
+                "read_only": {"type": "bool", "default": False},
+            },
+        },
+        "workloads": _WORKLOADS,
+    },
 }
 
 _EXTERNAL_MOUNT = {
@@ -166,6 +202,7 @@ APP_ARGUMENT_SPEC: dict[str, Any] = {
     "server": _SERVER,
     "companions": _COMPANION,
     "per_side": _PER_SIDE,
+    "init_containers": _INIT_CONTAINERS,
     "volumes": _VOLUMES,
     "core_dumps": {
         "type": "dict",

@@ -23,6 +23,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.app.spec import (
     SERVER,
     AppSpec,
     Container,
+    InitContainer,
     Probe,
     SpecError,
     Volume,
@@ -243,6 +244,30 @@ def _claim_spec(vol: Volume) -> dict[str, Any]:
     return body
 
 
+def _process(c: Container, env: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a workload's container and an init container both say: image, command, environment, resources and
+    security context (the spec's capabilities and privilege merged in)."""
+    body: dict[str, Any] = {"name": c.name, "image": c.image, "imagePullPolicy": c.image_pull_policy}
+    if c.command:
+        body["command"] = list(c.command)
+    if c.args:
+        body["args"] = list(c.args)
+    if env:
+        body["env"] = env
+    if c.resources:
+        body["resources"] = c.resources
+    security = dict(c.security_context or {})
+    if c.capabilities:
+        caps = dict(security.get("capabilities") or {})
+        caps["add"] = sorted(set(caps.get("add") or []) | set(c.capabilities))
+        security["capabilities"] = caps
+    if c.privileged:
+        security["privileged"] = True
+    if security:
+        body["securityContext"] = security
+    return body
+
+
 class _PodBuilder:
     """Volumes, mounts, environment and checksum annotations of one workload's pod template."""
 
@@ -325,6 +350,9 @@ class _PodBuilder:
             source = {"nfs": {"server": vol.nfs_server, "path": vol.nfs_path}}
         elif vol.source == "host_path":
             source = {"hostPath": {"path": vol.host_path, "type": vol.host_path_type}}
+        elif vol.source == "secret":
+            source = {"secret": {"secretName": vol.secret}}
+            self.track("Secret", vol.secret)
         else:
             source = {"emptyDir": {}}
         if source is not None:
@@ -349,49 +377,55 @@ class _PodBuilder:
         )
         self.track(kind, name)
 
-    def _env(self) -> list[dict[str, Any]]:
+    def _identity_env(self) -> list[dict[str, Any]]:
+        """Which side, instance or member this pod is: for the container and its init containers alike."""
         spec, wl = self.spec, self.wl
-        injected = list(self.env)
+        identity = []
         if wl.side:
-            injected.append({"name": spec.side_env, "value": wl.side})
+            identity.append({"name": spec.side_env, "value": wl.side})
         if wl.instance is not None and wl.instance_env:
-            injected.append({"name": wl.instance_env, "value": str(wl.instance)})
+            identity.append({"name": wl.instance_env, "value": str(wl.instance)})
         if spec.topology == "cluster":
-            injected.append(
+            identity.append(
                 {"name": spec.member_id_env, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
             )
-        user = [{"name": k, "value": v} for k, v in wl.container.env]
+        return identity
+
+    @staticmethod
+    def _with_user_env(
+        injected: list[dict[str, Any]], env: tuple[tuple[str, str], ...]
+    ) -> list[dict[str, Any]]:
+        user = [{"name": k, "value": v} for k, v in env]
         user_names = {e["name"] for e in user}
         # Injected first, so user values may refer to them as $(NAME); a user value of the same name wins.
         return [e for e in injected if e["name"] not in user_names] + user
 
+    def _env(self) -> list[dict[str, Any]]:
+        return self._with_user_env(self.env + self._identity_env(), self.wl.container.env)
+
+    def _init_container(self, init: InitContainer) -> dict[str, Any]:
+        body = _process(init.container, self._with_user_env(self._identity_env(), init.container.env))
+        mounts = []
+        for mount in init.mounts:
+            entry: dict[str, Any] = {"name": mount.volume, "mountPath": mount.mount_path}
+            if mount.sub_path:
+                entry["subPath"] = mount.sub_path
+            if mount.read_only:
+                entry["readOnly"] = True
+            mounts.append(entry)
+        if mounts:
+            body["volumeMounts"] = mounts
+        return body
+
     def _container(self) -> dict[str, Any]:
         c = self.wl.container
-        body: dict[str, Any] = {"name": c.name, "image": c.image, "imagePullPolicy": c.image_pull_policy}
-        if c.command:
-            body["command"] = list(c.command)
-        if c.args:
-            body["args"] = list(c.args)
-        env = self._env()
-        if env:
-            body["env"] = env
+        body = _process(c, self._env())
         if self.spec.env_from_secrets:
             body["envFrom"] = [{"secretRef": {"name": s}} for s in self.spec.env_from_secrets]
         if c.ports:
             body["ports"] = [
                 {"name": p.name, "containerPort": p.container_port, "protocol": p.protocol} for p in c.ports
             ]
-        if c.resources:
-            body["resources"] = c.resources
-        security = dict(c.security_context or {})
-        if c.capabilities:
-            caps = dict(security.get("capabilities") or {})
-            caps["add"] = sorted(set(caps.get("add") or []) | set(c.capabilities))
-            security["capabilities"] = caps
-        if c.privileged:
-            security["privileged"] = True
-        if security:
-            body["securityContext"] = security
         for attr, key in (
             ("liveness_probe", "livenessProbe"),
             ("readiness_probe", "readinessProbe"),
@@ -466,6 +500,11 @@ class _PodBuilder:
         labels.update(dict(spec.labels))
         annotations = {**dict(spec.annotations), **dict(sorted(self.checksums.items()))}
         pod: dict[str, Any] = {"containers": [self._container()]}
+        init_containers = [
+            self._init_container(init) for init in spec.init_containers if _applies(init.workloads, wl.name)
+        ]
+        if init_containers:
+            pod["initContainers"] = init_containers
         affinity = self._affinity()
         if affinity:
             pod["affinity"] = affinity
@@ -713,5 +752,9 @@ def render_app(spec: AppSpec, external_digests: dict[str, str]) -> list[dict[str
 
 def external_objects(spec: AppSpec) -> list[tuple[str, str]]:
     """(kind, name) of every Secret/ConfigMap the app uses but does not own: the module reads their digests."""
-    found = [(m.kind, m.name) for m in spec.external_mounts] + [("Secret", s) for s in spec.env_from_secrets]
+    found = (
+        [(m.kind, m.name) for m in spec.external_mounts]
+        + [("Secret", v.secret) for v in spec.volumes if v.source == "secret"]
+        + [("Secret", s) for s in spec.env_from_secrets]
+    )
     return list(dict.fromkeys(found))

@@ -121,12 +121,31 @@ class PerSide:
 
 
 @dataclass(frozen=True)
+class InitMount:
+    """One of the workload's volumes, as an init container sees it."""
+
+    volume: str
+    mount_path: str
+    sub_path: str | None
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class InitContainer:
+    """A process that runs to completion before the workload's container starts (no ports, probes or devices)."""
+
+    container: Container
+    mounts: tuple[InitMount, ...]
+    workloads: tuple[str, ...] | None  # None: every workload
+
+
+@dataclass(frozen=True)
 class Volume:
     name: str
     mount_path: str
     sub_path: str | None
     read_only: bool
-    source: str  # claim | nfs | host_path | empty_dir
+    source: str  # claim | nfs | host_path | empty_dir | secret
     size: str | None = None
     storage_class: str | None = None
     access_mode: str = "ReadWriteOnce"
@@ -134,6 +153,7 @@ class Volume:
     nfs_path: str | None = None
     host_path: str | None = None
     host_path_type: str = ""
+    secret: str | None = None  # a Secret made elsewhere (keystore.yml's rk_secrets), mounted read-only
     workloads: tuple[str, ...] | None = None  # None: every workload
 
     @property
@@ -243,6 +263,7 @@ class AppSpec:
     server: Container
     companions: tuple[Container, ...]
     per_side: tuple[PerSide, ...]
+    init_containers: tuple[InitContainer, ...]
     volumes: tuple[Volume, ...]
     config_files: tuple[ConfigFile, ...]
     odbc: Odbc | None
@@ -502,6 +523,7 @@ def _workloads(option: str, value: list[str] | None, known: tuple[str, ...]) -> 
 
 def _volume(option: str, raw: dict[str, Any], known: tuple[str, ...]) -> Volume:
     check_name(f"{option}.name", raw["name"])
+    _check_sub_path(f"{option}.sub_path", raw.get("sub_path"))
     common = {
         "name": raw["name"],
         "mount_path": _check_abs_path(f"{option}.mount_path", raw["mount_path"]),
@@ -525,8 +547,12 @@ def _volume(option: str, raw: dict[str, Any], known: tuple[str, ...]) -> Volume:
         )
     if raw.get("empty_dir"):
         return Volume(source="empty_dir", **common)
+    if raw.get("secret"):
+        _check_subdomain(f"{option}.secret", raw["secret"])
+        # The kubelet mounts Secret volumes read-only whatever the pod says; the manifest says so too.
+        return Volume(source="secret", secret=raw["secret"], **{**common, "read_only": True})
     if not raw.get("size"):
-        raise SpecError(f"{option}: set size (a claim), nfs, host_path or empty_dir")
+        raise SpecError(f"{option}: set size (a claim), nfs, host_path, empty_dir or secret")
     try:
         parse_quantity(raw["size"])
     except SpecError as exc:
@@ -861,6 +887,73 @@ def _config_files(raw: list[dict[str, Any]], known: tuple[str, ...]) -> tuple[Co
     )
 
 
+def _check_sub_path(option: str, sub_path: str | None) -> None:
+    if sub_path is not None and (sub_path.startswith("/") or ".." in sub_path.split("/")):
+        raise SpecError(
+            f"{option} '{sub_path}' must be a relative path inside the volume, without '..' (e.g. mp-home)"
+        )
+
+
+def _init_mount(
+    option: str, raw: dict[str, Any], volumes: tuple[Volume, ...], workloads: tuple[str, ...]
+) -> InitMount:
+    """A mount of one of the app's volumes; the volume must reach every workload the init container runs in."""
+    index = next((i for i, vol in enumerate(volumes) if vol.name == raw["volume"]), None)
+    if index is None:
+        known = ", ".join(vol.name for vol in volumes) or "none"
+        raise SpecError(
+            f"{option}.volume '{raw['volume']}' is not one of the app's volumes (known: {known}): "
+            "declare it under volumes (empty_dir: true for a scratch directory shared with the container)"
+        )
+    volume = volumes[index]
+    missing = [w for w in workloads if volume.workloads is not None and w not in volume.workloads]
+    if missing:
+        raise SpecError(
+            f"{option}.volume '{volume.name}' is not mounted in workload '{missing[0]}' "
+            f"(volumes[{index}].workloads): add it there, or limit the init container's workloads"
+        )
+    _check_sub_path(f"{option}.sub_path", raw.get("sub_path"))
+    return InitMount(
+        volume=volume.name,
+        mount_path=_check_abs_path(f"{option}.mount_path", raw["mount_path"]),
+        sub_path=raw.get("sub_path"),
+        read_only=raw["read_only"] or volume.source == "secret",
+    )
+
+
+def _init_containers(
+    raw: list[dict[str, Any]], volumes: tuple[Volume, ...], known: tuple[str, ...]
+) -> tuple[InitContainer, ...]:
+    """Init containers: names unique in their pods (a workload's container is named as the workload)."""
+    result: list[InitContainer] = []
+    for i, entry in enumerate(raw):
+        option = f"init_containers[{i}]"
+        container = _container(option, entry)
+        if container.name in known:
+            raise SpecError(
+                f"{option}.name '{container.name}' is the name of a workload's container: choose another name"
+            )
+        if any(other.container.name == container.name for other in result):
+            raise SpecError(
+                f"{option}.name '{container.name}' is used twice: init container names must be unique"
+            )
+        selected = _workloads(f"{option}.workloads", entry.get("workloads"), known)
+        mounts = tuple(
+            _init_mount(f"{option}.volume_mounts[{j}]", m, volumes, selected or known)
+            for j, m in enumerate(entry.get("volume_mounts") or [])
+        )
+        paths: dict[str, int] = {}
+        for j, mount in enumerate(mounts):
+            if mount.mount_path in paths:
+                raise SpecError(
+                    f"{option}.volume_mounts[{j}].mount_path '{mount.mount_path}' is also "
+                    f"volume_mounts[{paths[mount.mount_path]}]: give each mount its own path"
+                )
+            paths[mount.mount_path] = j
+        result.append(InitContainer(container=container, mounts=mounts, workloads=selected))
+    return tuple(result)
+
+
 def _egress(raw: dict[str, Any] | None) -> Egress | None:
     if not raw:
         return None
@@ -933,6 +1026,7 @@ def parse_spec(params: dict[str, Any]) -> AppSpec:
         if m
     )
     services = _services(name, params.get("services") or [], topology, known)
+    volumes = _volumes(params.get("volumes") or [], known)
     spec = AppSpec(
         name=name,
         namespace=params["namespace"],
@@ -942,7 +1036,8 @@ def parse_spec(params: dict[str, Any]) -> AppSpec:
         server=server,
         companions=companions,
         per_side=per_side,
-        volumes=_volumes(params.get("volumes") or [], known),
+        init_containers=_init_containers(params.get("init_containers") or [], volumes, known),
+        volumes=volumes,
         config_files=_config_files(params.get("config_files") or [], known),
         odbc=_odbc(params.get("odbc"), known),
         env_from_secrets=tuple(params.get("env_from_secrets") or ()),

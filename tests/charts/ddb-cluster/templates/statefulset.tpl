@@ -37,14 +37,19 @@ spec:
           ports:
             - name: ddb
               containerPort: {{ .Values.port }}
+          # A data node that refuses its license never listens: not Ready, so a license push waits and rolls back.
+          readinessProbe:
+            tcpSocket:
+              port: ddb
+            periodSeconds: 2
           volumeMounts:
             - name: data
               mountPath: /data/ddb/server/data
             - name: license
               mountPath: {{ .Values.license.mountPath }}
-              subPath: {{ .Values.license.key }}
+              subPath: dolphindb.lic
             - name: core
-              mountPath: {{ .Values.coreDump.dir }}
+              mountPath: {{ .Values.dolphindb.coreDumpDir }}
             {{- range .Values.extraHostPaths }}
             - name: {{ .name }}
               mountPath: {{ .mountPath }}
@@ -52,10 +57,10 @@ spec:
       volumes:
         - name: license
           configMap:
-            name: {{ .Values.license.configMap }}
+            name: {{ .Values.license.name }}
         - name: core
           hostPath:
-            path: {{ .Values.coreDump.hostPath }}
+            path: {{ .Values.coreDumpHostPath }}
             type: DirectoryOrCreate
         {{- range .Values.extraHostPaths }}
         - name: {{ .name }}

@@ -141,7 +141,7 @@ def test_bad_input_fails_with_one_line_before_any_cluster(tmp_path, change, mess
             "license",
             {
                 "name": "lic",
-                "key": "license.lic",
+                "key": "dolphindb.lic",
                 "content": "LICENSE-1",
                 "wait_timeout": -1,
                 "restart": "none",

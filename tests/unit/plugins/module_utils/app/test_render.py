@@ -324,3 +324,59 @@ def test_manifest_files_keep_apply_order():
     assert names == sorted(names)
     assert names[0] == "000-namespace-iris.yaml"
     assert yaml.safe_load(files[names[-1]])["kind"] == objects[-1]["kind"]
+
+
+@pytest.mark.parametrize(
+    ("case", "workload_kind", "with_init", "without_init"),
+    [
+        ("d2000_pair", "Deployment", ["d2000-server-a", "d2000-server-b"], ["d2000-clc-a", "d2000-arc-b"]),
+        ("iris_single", "Deployment", ["iris-iris"], []),
+        ("midpoint_cluster", "StatefulSet", ["midpoint-midpoint"], []),
+    ],
+)
+def test_init_containers_in_the_pods_of_the_workloads_they_name(case, workload_kind, with_init, without_init):
+    workloads = by_name(render_case(case), workload_kind)
+    name = load_case(case)["init_containers"][0]["name"]
+    for workload in with_init:
+        pod = pod_spec(workloads[workload])
+        (init,) = pod["initContainers"]
+        assert init["name"] == name
+        volumes = {v["name"] for v in pod["volumes"]} | {
+            t["metadata"]["name"] for t in workloads[workload]["spec"].get("volumeClaimTemplates", [])
+        }
+        assert {m["name"] for m in init["volumeMounts"]} <= volumes  # only the pod's own volumes
+    for workload in without_init:
+        assert "initContainers" not in pod_spec(workloads[workload])
+
+
+def test_init_container_gets_the_identity_of_its_pod_and_its_own_mount_path():
+    servers = by_name(render_case("d2000_pair"), "Deployment")
+    for side in ("a", "b"):
+        (init,) = pod_spec(servers[f"d2000-server-{side}"])["initContainers"]
+        assert init["env"] == [{"name": "REDUNDANT_KUBE_SIDE", "value": side}]
+        assert init["volumeMounts"] == [{"name": "log", "mountPath": "/log"}]
+    member = pod_spec(by_name(render_case("midpoint_cluster"), "StatefulSet")["midpoint-midpoint"])
+    (init,) = member["initContainers"]
+    assert init["env"][0] == {"name": "MEMBER_ID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    assert init["volumeMounts"] == [{"name": "home", "mountPath": "/opt/mp-home"}]
+    assert {"name": "home", "mountPath": "/opt/midpoint/var"} in member["containers"][0]["volumeMounts"]
+
+
+def test_changing_an_init_container_changes_only_its_workloads():
+    params = load_case("d2000_pair")
+    before = by_name(render_case("d2000_pair"), "Deployment")
+    params["init_containers"][0]["image"] = "registry.example/d2000/server:26.0.2"
+    after = by_name(render_app(spec_from_user_params(params), EXTERNAL_DIGESTS), "Deployment")
+    assert sorted(n for n in before if before[n] != after[n]) == ["d2000-server-a", "d2000-server-b"]
+
+
+def test_secret_volume_is_mounted_read_only_tracked_and_read_as_external():
+    member = by_name(render_case("midpoint_cluster"), "StatefulSet")["midpoint-midpoint"]
+    pod = pod_spec(member)
+    assert {"name": "db-pass", "secret": {"secretName": "mp-demo-db"}} in pod["volumes"]
+    assert {"name": "db-pass", "mountPath": "/opt/midpoint/config-secrets", "readOnly": True} in pod[
+        "containers"
+    ][0]["volumeMounts"]
+    annotations = member["spec"]["template"]["metadata"]["annotations"]
+    assert annotations[checksum_annotation_key("Secret", "mp-demo-db")] == "4" * 64
+    assert ("Secret", "mp-demo-db") in external_objects(spec_from_user_params(load_case("midpoint_cluster")))

@@ -357,3 +357,83 @@ def test_storage_class_and_ingress_names():
     params = load_case("midpoint_cluster")
     params["ingress"]["tls_secret"] = "TLS"
     expect_error(params, "ingress.tls_secret 'TLS'")
+
+
+def midpoint_init(**changes):
+    """The midPoint case with its init container changed."""
+    params = load_case("midpoint_cluster")
+    params["init_containers"][0].update(changes)
+    return params
+
+
+@pytest.mark.parametrize(
+    ("changes", "fragment"),
+    [
+        ({"name": "midpoint"}, "init_containers[0].name 'midpoint' is the name of a workload's container"),
+        ({"name": "Init_1"}, "init_containers[0].name 'Init_1' is not a valid name"),
+        ({"image": "evolveum/midpoint"}, "init_containers[0].image 'evolveum/midpoint' has no tag"),
+        ({"env": {"1BAD": "x"}}, "init_containers[0].env: '1BAD' is not a valid environment variable name"),
+        ({"workloads": ["nfs"]}, "init_containers[0].workloads: 'nfs' is not a workload of this app"),
+        (
+            {"volume_mounts": [{"volume": "scratch", "mount_path": "/x"}]},
+            "init_containers[0].volume_mounts[0].volume 'scratch' is not one of the app's volumes "
+            "(known: shared, home, db-pass): declare it under volumes (empty_dir: true",
+        ),
+        (
+            {"volume_mounts": [{"volume": "home", "mount_path": "opt/mp-home"}]},
+            "init_containers[0].volume_mounts[0].mount_path 'opt/mp-home' must be an absolute path",
+        ),
+        (
+            {"volume_mounts": [{"volume": "home", "mount_path": "/h", "sub_path": "../etc"}]},
+            "init_containers[0].volume_mounts[0].sub_path '../etc' must be a relative path inside the volume",
+        ),
+        (
+            {
+                "volume_mounts": [
+                    {"volume": "home", "mount_path": "/h"},
+                    {"volume": "shared", "mount_path": "/h/"},
+                ]
+            },
+            "init_containers[0].volume_mounts[1].mount_path '/h' is also volume_mounts[0]",
+        ),
+        (
+            {"resources": {"limits": {"memory": "1Gi"}, "requests": {"memory": "2Gi"}}},
+            "init_containers[0].resources.limits.memory '1Gi' is below requests.memory",
+        ),
+    ],
+)
+def test_bad_init_container(changes, fragment):
+    expect_error(midpoint_init(**changes), fragment)
+
+
+def test_init_container_names_are_unique():
+    params = load_case("midpoint_cluster")
+    params["init_containers"].append(copy.deepcopy(params["init_containers"][0]))
+    expect_error(params, "init_containers[1].name 'mp-config-init' is used twice")
+
+
+def test_init_container_volume_must_reach_every_workload_it_runs_in():
+    params = load_case("d2000_pair")
+    params["volumes"][0]["workloads"] = ["server"]
+    params["init_containers"][0]["workloads"] = ["server", "clc"]
+    expect_error(
+        params,
+        "init_containers[0].volume_mounts[0].volume 'log' is not mounted in workload 'clc' (volumes[0].workloads)",
+    )
+    del params["init_containers"][0]["workloads"]  # every workload: the first that lacks the volume is named
+    expect_error(params, "volume 'log' is not mounted in workload 'clc'")
+
+
+def test_init_container_option_misspelt_is_refused_by_the_argument_spec():
+    expect_error(midpoint_init(volume_mount=[]), "init_containers", "volume_mount")
+
+
+def test_secret_volume_is_read_only_and_named_like_an_object():
+    spec = spec_from_user_params(load_case("midpoint_cluster"))
+    (volume,) = [v for v in spec.volumes if v.name == "db-pass"]
+    assert (volume.source, volume.secret, volume.read_only) == ("secret", "mp-demo-db", True)
+    params = load_case("midpoint_cluster")
+    params["volumes"][2]["secret"] = "MP_DB"
+    expect_error(params, "volumes[2].secret 'MP_DB' is not a valid object name")
+    params["volumes"][2]["size"] = "1Gi"
+    expect_error(params, "volumes", "mutually exclusive", "secret")
