@@ -194,7 +194,7 @@ def ddb_job(helm: Path) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]
     renewal = {
         "name": "A new license",
         "ansible.builtin.import_playbook": "redundant.kube.license",
-        "vars": {"rk_license_content": "renewed license.lic of the dolphindb_helm example\n"},
+        "vars": {"rk_license_content": "renewed dolphindb.lic of the dolphindb_helm example\n"},
     }
     plays = [{"name": p, "ansible.builtin.import_playbook": p} for p in imports] + [renewal]
     return {"deploy.yml": plays}, extra_vars
@@ -355,7 +355,7 @@ def test_the_helm_release_runs_through_ansible_runner_with_the_least_privilege_t
     rc, events, output = runner(ddb_job_dir, "deploy.yml", tmp_path)
     assert rc == 0, f"{failed_tasks(events)}\n{output[-4000:]}"
     resources = admin(awx_cluster.kubeconfig)
-    assert resources.get("v1", "ConfigMap", "ddb-license", DDB_NAMESPACE) is not None
+    assert resources.get("v1", "ConfigMap", "dolphindb-license", DDB_NAMESPACE) is not None
     release = resources.list("v1", "Secret", DDB_NAMESPACE, label_selector="owner=helm,name=ddb-test1")
     assert [s["metadata"]["labels"]["status"] for s in release] == ["deployed"]
     members = resources.get("apps/v1", "StatefulSet", "ddb-test1-dn", DDB_NAMESPACE)
