@@ -5,6 +5,7 @@ CoreDNS, NetworkPolicy through kube-router, volumes through local-path-provision
 from __future__ import annotations
 
 import collections
+import ipaddress
 import subprocess
 import urllib.request
 
@@ -122,12 +123,21 @@ def test_three_nodes_ready_and_every_system_pod_running_with_started_containers(
         assert not [
             t for t in node["spec"].get("taints", []) if t["key"] == "node-role.kubernetes.io/control-plane"
         ]
-    # The bridge networks are 10.244.<n>.0/24 in node order (site.yml); the controller manager hands out
-    # the same /24s in join order. kube-proxy and the routes rely on the bridges', so they must agree.
-    assert [n["spec"]["podCIDR"] for n in sorted(nodes, key=lambda n: n["metadata"]["name"])] == [
+    # The bridge networks are 10.244.<n>.0/24 in node order, recorded on each Node (site.yml), and the pods
+    # on a node have addresses from its /24.
+    pod_cidrs = {n["metadata"]["name"]: n["spec"].get("podCIDR") for n in nodes}
+    assert [pod_cidrs[node] for node in sorted(pod_cidrs)] == [
         f"10.244.{index}.0/24" for index in range(len(nodes))
     ]
     pods = realnodes.get("pods", "-n", "kube-system")["items"]
+    pod_network = [p for p in pods if not p["spec"].get("hostNetwork")]
+    assert pod_network, "no kube-system pod on the pod network"
+    for pod in pod_network:
+        address, node = pod["status"]["podIP"], pod["spec"]["nodeName"]
+        assert ipaddress.ip_address(address) in ipaddress.ip_network(pod_cidrs[node]), (
+            pod["metadata"]["name"],
+            node,
+        )
     components = collections.Counter()
     for pod in pods:
         name = pod["metadata"]["name"]

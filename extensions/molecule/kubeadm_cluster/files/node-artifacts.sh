@@ -17,8 +17,13 @@ out=${RK_CACHE:-$HOME/.cache/redundant-kube}/kubeadm-node-$KUBE_VERSION-etcd-$ET
 mkdir -p "$out/images"
 log() { printf '[node-artifacts %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-for b in kubeadm kubectl; do cp -p "$bin/$b" "$out/$b"; done
-[ -x "$bin/kubelet" ] && cp -p "$bin/kubelet" "$out/kubelet"
+# Copied only when they differ, and by rename: another run on this machine may be executing the cached copy
+# (writing over a running executable fails with "Text file busy", for the writer or the next exec).
+refresh() {
+  cmp -s "$1" "$2" || { cp -p "$1" "$2.new.$$" && mv -f "$2.new.$$" "$2"; }
+}
+for b in kubeadm kubectl; do refresh "$bin/$b" "$out/$b"; done
+if [ -x "$bin/kubelet" ]; then refresh "$bin/kubelet" "$out/kubelet"; fi
 if [ ! -x "$out/kubelet" ] || [ ! -x "$out/kube-proxy" ]; then
   # Until tests/cluster/build-binaries.sh builds kubelet too: the same kind of wrapper module (the
   # staging modules that k8s.io/kubernetes requires at v0.0.0 replaced by their released versions) and
