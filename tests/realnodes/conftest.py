@@ -15,12 +15,14 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import realnodes as realnodes_cli
+from playbook_run import PlaybookRun
 
 
 class RealNodes:
@@ -69,6 +71,16 @@ class RealNodes:
             )
             for node in self.get("nodes")["items"]
         }
+
+
+@dataclass
+class DeployedExample:
+    """An example inventory's application deployed by a test: its namespace, the extra vars that point the
+    example at this cluster, and the first playbook run."""
+
+    namespace: str
+    extra_vars: dict
+    first: PlaybookRun
 
 
 @pytest.fixture(scope="session")

@@ -12,20 +12,12 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-from conftest import RealNodes
+from conftest import DeployedExample, RealNodes
 from playbook_run import PlaybookRun, run_playbook
 
 RELEASE = "ddb-test1"
-
-
-@dataclass
-class Deployed:
-    namespace: str
-    extra_vars: dict
-    first: PlaybookRun
 
 
 def extra_vars(realnodes: RealNodes, namespace: str) -> dict:
@@ -42,11 +34,11 @@ def run(realnodes: RealNodes, playbooks: list[str], variables: dict) -> Playbook
 
 
 @pytest.fixture(scope="module")
-def dolphindb(realnodes: RealNodes) -> Iterator[Deployed]:
+def dolphindb(realnodes: RealNodes) -> Iterator[DeployedExample]:
     namespace = f"rn-ddb-{uuid.uuid4().hex[:6]}"
     variables = extra_vars(realnodes, namespace)
     try:
-        yield Deployed(namespace, variables, run(realnodes, ["license.yml", "app.yml"], variables))
+        yield DeployedExample(namespace, variables, run(realnodes, ["license.yml", "app.yml"], variables))
     finally:
         realnodes.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 

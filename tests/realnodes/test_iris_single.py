@@ -11,19 +11,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import RealNodes
-from playbook_run import PlaybookRun, run_playbook
-
-
-@dataclass
-class Deployed:
-    namespace: str
-    extra_vars: dict
-    first: PlaybookRun
+from conftest import DeployedExample, RealNodes
+from playbook_run import run_playbook
 
 
 def extra_vars(realnodes: RealNodes, namespace: str) -> dict:
@@ -37,11 +29,13 @@ def extra_vars(realnodes: RealNodes, namespace: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def iris(realnodes: RealNodes) -> Iterator[Deployed]:
+def iris(realnodes: RealNodes) -> Iterator[DeployedExample]:
     namespace = f"rn-iris-{uuid.uuid4().hex[:6]}"
     variables = extra_vars(realnodes, namespace)
     try:
-        yield Deployed(namespace, variables, run_playbook("app.yml", "iris_single", extra_vars=variables))
+        yield DeployedExample(
+            namespace, variables, run_playbook("app.yml", "iris_single", extra_vars=variables)
+        )
     finally:
         realnodes.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
