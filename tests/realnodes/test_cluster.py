@@ -114,6 +114,17 @@ def curl(
     )
 
 
+def service_answer(realnodes: RealNodes, namespace: str, pod: str, url: str) -> str:
+    """What a Service answers `pod` once it answers at all: kube-proxy programs a new Service on each node
+    within seconds of its endpoints, not at once, and until then its ClusterIP leads nowhere."""
+    answered = realnodes.wait(
+        f"{url} to answer from {pod}",
+        lambda: (attempt := curl(realnodes, namespace, pod, url)).returncode == 0 and attempt,
+        timeout=60,
+    )
+    return answered.stdout.strip()
+
+
 def test_three_nodes_ready_and_every_system_pod_running_with_started_containers(realnodes: RealNodes) -> None:
     nodes = realnodes.get("nodes")["items"]
     assert sorted(n["metadata"]["name"] for n in nodes) == realnodes.nodes
@@ -187,10 +198,11 @@ def test_pod_reaches_pod_on_another_node_by_ip_and_by_service_name(
     assert pods["server"]["spec"]["nodeName"] == third and pods["client"]["spec"]["nodeName"] == first
     by_ip = curl(realnodes, namespace, "client", f"http://{pods['server']['status']['podIP']}:{PORT}/")
     assert by_ip.stdout.strip() == "server", by_ip.stderr
-    by_name = curl(realnodes, namespace, "client", f"http://web.{namespace}.svc.cluster.local:{PORT}/")
-    assert by_name.stdout.strip() == "server", by_name.stderr
-    short_name = curl(realnodes, namespace, "client", f"http://web:{PORT}/")
-    assert short_name.stdout.strip() == "server", short_name.stderr
+    by_name = service_answer(
+        realnodes, namespace, "client", f"http://web.{namespace}.svc.cluster.local:{PORT}/"
+    )
+    assert by_name == "server"
+    assert service_answer(realnodes, namespace, "client", f"http://web:{PORT}/") == "server"
 
 
 def _three_servers(realnodes: RealNodes, namespace: str) -> list[str]:
@@ -253,10 +265,7 @@ def test_client_ip_affinity_keeps_one_client_on_one_pod_and_plain_service_spread
     )
     running_pods(realnodes, namespace, "client")
     for svc in ("sticky", "spread"):
-        realnodes.wait(
-            f"Service {svc} to answer",
-            lambda s=svc: curl(realnodes, namespace, "client", f"http://{s}:{PORT}/").returncode == 0,
-        )
+        assert service_answer(realnodes, namespace, "client", f"http://{svc}:{PORT}/") in names
     answered = {}
     for svc in ("sticky", "spread"):
         loop = f"for i in $(seq 20); do curl --silent --max-time 5 http://{svc}:{PORT}/; done"
