@@ -64,6 +64,10 @@ class RealNodes:
                 raise AssertionError(f"timed out after {timeout:.0f} s waiting for {describe}")
             time.sleep(interval)
 
+    def on_node(self, node: str, *argv: str) -> subprocess.CompletedProcess:
+        """A command in the node's own shell (podman exec), as an operator logged in there runs it."""
+        return realnodes_cli.run(["podman", "exec", node, *argv], check=False, timeout=60)
+
     def node_addresses(self) -> dict[str, str]:
         return {
             node["metadata"]["name"]: next(
