@@ -217,6 +217,8 @@ class D2000Pair:
         self.home.mkdir()
         (self.home / "LicenceRun.code").write_text(license_text)
         (self.home / "ConsolesInfo.txt").write_text("A;B\n")
+        self.log = tmp_path / "log"
+        self.log.mkdir()
         self.ports = {side: free_port() for side in "ab"}
         self.processes: dict[str, tuple[subprocess.Popen, dict[str, str]]] = {}
 
@@ -228,6 +230,7 @@ class D2000Pair:
             "D2000_SERVER": f"127.0.0.1:{self.ports[side]}",
             "D2000_SERVERS": ",".join(f"127.0.0.1:{self.ports[s]}" for s in "ab"),
             "D2000_LIKE_PORT": str(port),
+            "D2000_LIKE_LOG_DIR": str(self.log),
         }
 
     def start(self, process: str, side: str) -> subprocess.Popen:
@@ -295,6 +298,7 @@ def test_d2000_like_servers_elect_one_hot_and_the_standby_takes_over(tmp_path):
         assert pair.until("clc connected", lambda: (pair.state("clc-b") or {}).get("server_side")) == "b"
         assert pair.until("arc connected", lambda: (pair.state("arc-b") or {}).get("server_side")) == hot
         assert {c["process"] for c in pair.state("server-b")["clients"]} >= {"clc"}
+        assert {"server-a.log", "server-b.log", "clc-b.log"} <= set(pair.state("server-a")["log_files"])
 
         pair.stop(f"server-{hot}")
         pair.until("the STANDBY taking over", lambda: pair.hot(standby), timeout=10)
