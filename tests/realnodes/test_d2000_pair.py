@@ -26,12 +26,17 @@ OTHER = {"a": "b", "b": "a"}
 DEPLOY = ["keystore.yml", "license.yml", "app.yml"]
 
 
-def extra_vars(realnodes: RealNodes, namespace: str) -> dict:
+# The database's port as the example allows it (5432), and another the same host listens on.
+DB_PORTS = (5432, 5433)
+
+
+def extra_vars(realnodes: RealNodes, namespace: str, db_host: str) -> dict:
     """What points the example at this cluster, and nothing else."""
     registry, _, version = realnodes.images["test-d2000/server"].rpartition(":")
     return {
         "rk_kubeconfig": str(realnodes.cluster.kubeconfig),
         "d2000_namespace": namespace,
+        "d2000_db_host": db_host,
         "d2000_registry": registry.removesuffix("/server"),
         "d2000_version": version,
         "d2000_storage_class": "local-path",  # the cluster's provisioner (replicated storage: the VM tier)
@@ -45,16 +50,57 @@ def run(playbooks: list[str], variables: dict) -> PlaybookRun:
     return run_playbook(playbooks, "d2000_pair", extra_vars=variables)
 
 
+def database_stand_in(realnodes: RealNodes, namespace: str) -> str:
+    """A pod listening on DB_PORTS where the example's external PostgreSQL would be (no PostgreSQL server in the
+    userland image yet: the egress policy is about ports, not the protocol); its IP."""
+    realnodes.kubectl("create", "namespace", namespace)
+    listeners = " & ".join(f"nc -lk {port}" for port in DB_PORTS)
+    realnodes.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "database", "namespace": namespace},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "containers": [
+                    {
+                        "name": "listener",
+                        "image": realnodes.images["userland"],
+                        "imagePullPolicy": "Never",
+                        "command": ["bash", "-c", f"{listeners} & wait"],
+                    }
+                ],
+            },
+        }
+    )
+    return realnodes.wait(
+        "the database stand-in running",
+        lambda: (
+            (pod := realnodes.get("pod", "database", "-n", namespace))["status"].get("phase") == "Running"
+            and pod["status"].get("podIP")
+        ),
+    )
+
+
+def connects(realnodes: RealNodes, namespace: str, pod: str, host: str, port: int) -> bool:
+    """Whether a TCP connection from the pod's container to host:port opens within 5 s."""
+    probe = (
+        f"if timeout 5 bash -c '</dev/tcp/{host}/{port}' 2>/dev/null; then echo open; else echo closed; fi"
+    )
+    return realnodes.kubectl("exec", "-n", namespace, pod, "--", "bash", "-c", probe).strip() == "open"
+
+
 @pytest.fixture(scope="module")
 def d2000(realnodes: RealNodes) -> Iterator[DeployedExample]:
     namespace = f"rn-d2000-{uuid.uuid4().hex[:6]}"
-    variables = extra_vars(realnodes, namespace)
     try:
+        variables = extra_vars(realnodes, namespace, database_stand_in(realnodes, f"{namespace}-db"))
         # site.yml's order: the Secrets (the database credentials every server reads), the license (no server
         # starts without LicenceRun.code), then the app.
         yield DeployedExample(namespace, variables, run(DEPLOY, variables))
     finally:
-        realnodes.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
+        for name in (namespace, f"{namespace}-db"):
+            realnodes.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
 def live_pods(realnodes: RealNodes, namespace: str) -> list[dict]:
@@ -173,6 +219,18 @@ def test_d2000_pair_runs_beside_its_servers_with_one_hot_side_and_a_rerun_restar
     }
     assert after == before
     print(f"d2000 pair: first run {d2000.first.seconds:.0f} s, second run {again.seconds:.0f} s")
+
+
+def test_egress_policy_lets_the_servers_reach_the_database_port_and_no_other(realnodes: RealNodes, d2000):
+    assert d2000.first.rc == 0, d2000.first.explain()
+    db = d2000.extra_vars["d2000_db_host"]
+    for port in DB_PORTS:  # both ports answer where no policy applies
+        assert connects(realnodes, f"{d2000.namespace}-db", "database", "127.0.0.1", port)
+    for pod in live_pods(realnodes, d2000.namespace):
+        if labels(pod)[0] == "server":
+            name = pod["metadata"]["name"]
+            assert connects(realnodes, d2000.namespace, name, db, DB_PORTS[0]), f"{name} -> {db}:5432"
+            assert not connects(realnodes, d2000.namespace, name, db, DB_PORTS[1]), f"{name} -> {db}:5433"
 
 
 def test_license_push_restarts_the_standby_server_before_the_hot_one(realnodes: RealNodes, d2000):
