@@ -731,7 +731,8 @@ EXAMPLES = r"""
         - {cidr: 10.20.0.5/32, ports: [5432]}
         - {cidr: 0.0.0.0/0, ports: [443]}
     license: {config_map: d2000-license, mount_path: /config/d2000/LicenceRun.code, key: LicenceRun.code}
-    active_probe: {type: label, key: d2000.ipesoft.com/hot}
+    # D2000 publishes its HOT state in no form Kubernetes reads: the site's own check, exit 0 on the HOT server.
+    active_probe: {type: exec, command: [/usr/local/bin/d2000-hot-check]}
 
 - name: IRIS-like single instance on replicated storage
   redundant.kube.app:

@@ -554,20 +554,23 @@ def test_rendered_output_passes_kubectl_server_side_dry_run(kube_cluster, namesp
 def test_app_info_side_down_simulated_kubelet(kube_cluster, resources, namespace):
     d2000_prerequisites(resources, namespace)
     args = case("d2000_pair", namespace)
+    # The label form, for an application that labels its active server (a simulated kubelet runs no exec
+    # command; the example's exec check runs on real containers: tests/realnodes/test_d2000_pair.py).
+    args["active_probe"] = {"type": "label", "key": "example.com/active"}
     assert not app(kube_cluster, args).failed
     info = app_info(kube_cluster, "d2000", namespace)
     assert info["redundant"] is True, info["reasons"]
     assert info["topology"] == "pair" and len(info["pods"]) == 12
     assert {(p["workload"], p["side"]) for p in info["pods"]} >= {("server", "a"), ("arc", "b")}
 
-    # The application marks its HOT server; app_info reads it through the recorded active_probe.
+    # The application marks its active server; app_info reads it through the recorded active_probe.
     server_a = pods_by_deployment(resources, "d2000", namespace)["server-a"][0]
     resources.merge_patch(
         "v1",
         "Pod",
         server_a["metadata"]["name"],
         namespace,
-        {"metadata": {"labels": {"d2000.ipesoft.com/hot": "true"}}},
+        {"metadata": {"labels": {"example.com/active": "true"}}},
     )
     info = app_info(kube_cluster, "d2000", namespace)
     assert info["active_side"] == "a"

@@ -32,7 +32,8 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.resources impo
 from ansible_collections.redundant.kube.plugins.module_utils.kube.waiter import wait_for_ready
 
 APP = "d2k"
-HOT = "d2000.ipesoft.com/hot"
+# The label form of active_probe: an application that labels its active server itself.
+HOT = "example.com/active"
 KEY = checksum_annotation_key("ConfigMap", "d2k-license")
 ADMISSION = "admissionregistration.k8s.io/v1"
 

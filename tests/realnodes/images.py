@@ -15,6 +15,8 @@ From the pinned Go modules (tests/cluster/versions.env, tests/realnodes/versions
                                           programs that behave like the reference systems where the
                                           collection relies on it, never the vendors' products), each
                                           one layer on the userland layer, tagged 1-<layer digest>
+  localhost/redundant-kube-test/d2000/<process>   the D2000-like pair: one image per process as the
+                                          example names them, one layer, the process as argument
 All of them go into one docker-archive (the userland layer stored once) that `ctr images import`
 reads. Everything is cached in $RK_CACHE/realnodes under names holding the pinned versions (the
 archive under a digest of its contents), so a second run only checks. Progress goes to stderr.
@@ -47,7 +49,14 @@ LOCAL = "localhost/redundant-kube"
 TEST_APPS = HERE / "apps"
 TEST_IMAGES = "localhost/redundant-kube-test"
 # Each test application's entrypoint; tests/realnodes/apps/<app>/ is its layer's root.
-TEST_APP_ENTRYPOINTS = {"iris": "/usr/local/bin/iris-main", "dolphindb": "/usr/local/bin/dolphindb-like"}
+TEST_APP_ENTRYPOINTS = {
+    "iris": "/usr/local/bin/iris-main",
+    "dolphindb": "/usr/local/bin/dolphindb-like",
+    "d2000": "/usr/local/bin/d2000-like",
+}
+# Test applications whose example names an image per process (`<registry>/<process>:<version>`): one image
+# each, the same layers, the process given to the entrypoint as its argument.
+TEST_APP_PROCESSES = {"d2000": ("server", "clc", "evh", "eds", "kom", "web", "arc")}
 
 
 def log(message: str) -> None:
@@ -288,6 +297,22 @@ def write_archive(images: list[Image], digests: dict[Path, str]) -> Path:
     return archive_path
 
 
+def test_app_images(layers: dict[str, Path], digests: dict[Path, str], userland: Path) -> dict[str, Image]:
+    """The test applications' images on the userland layer, keyed as the build's description lists them:
+    `test-<app>`, or `test-<app>/<process>` for an app with an image per process."""
+    found = {}
+    for name, layer in layers.items():
+        tag = f"1-{digests[layer][:12]}"
+        entrypoint = TEST_APP_ENTRYPOINTS[name]
+        if name in TEST_APP_PROCESSES:
+            for process in TEST_APP_PROCESSES[name]:
+                reference = f"{TEST_IMAGES}/{name}/{process}:{tag}"
+                found[f"test-{name}/{process}"] = Image(reference, (userland, layer), (entrypoint, process))
+        else:
+            found[f"test-{name}"] = Image(f"{TEST_IMAGES}/{name}:{tag}", (userland, layer), (entrypoint,))
+    return found
+
+
 def addon_binaries(versions: dict[str, str]) -> dict[str, Path]:
     """CoreDNS, kube-router and local-path-provisioner, each from its pinned module."""
     router = "github.com/cloudnativelabs/kube-router/v2"
@@ -356,16 +381,14 @@ def build() -> Path:
     test_layers = {name: app_layer(name) for name in TEST_APP_ENTRYPOINTS}
     digests = {layer: cached_sha256(layer) for layer in [userland, *layers.values(), *test_layers.values()]}
     userland_ref = f"{LOCAL}/userland:{versions['USERLAND_SUITE']}-{digests[userland][:12]}"
+    test_images = test_app_images(test_layers, digests, userland)
     refs = {
         "kube-proxy": f"registry.k8s.io/kube-proxy:{versions['KUBE_VERSION']}",
         "coredns": coredns_ref,
         "kube-router": f"{LOCAL}/kube-router:{versions['KUBE_ROUTER_VERSION']}",
         "local-path-provisioner": f"{LOCAL}/local-path-provisioner:{versions['LOCAL_PATH_PROVISIONER_VERSION']}",
         "userland": userland_ref,
-        **{
-            f"test-{name}": f"{TEST_IMAGES}/{name}:1-{digests[layer][:12]}"
-            for name, layer in test_layers.items()
-        },
+        **{key: image.reference for key, image in test_images.items()},
     }
     images = [
         Image(refs["kube-proxy"], (userland, layers["kube-proxy"]), ("/usr/local/bin/kube-proxy",)),
@@ -377,10 +400,7 @@ def build() -> Path:
             ("/usr/local/bin/local-path-provisioner",),
         ),
         Image(refs["userland"], (userland,), cmd=("/bin/bash",)),
-        *(
-            Image(refs[f"test-{name}"], (userland, layer), (TEST_APP_ENTRYPOINTS[name],))
-            for name, layer in test_layers.items()
-        ),
+        *test_images.values(),
     ]
     archive = write_archive(images, digests)
     description = archive.with_suffix(".json")

@@ -51,6 +51,19 @@ def test_every_test_image_entrypoint_is_an_executable_of_its_layer(app):
     assert path.read_text().startswith("#!/usr/bin/python3\n")  # the userland image's Python
 
 
+def test_the_d2000_like_pair_has_an_image_per_process_as_the_example_names_them(tmp_path):
+    layers = {"d2000": tmp_path / "d2000.tar", "iris": tmp_path / "iris.tar"}
+    digests = {layers["d2000"]: "d" * 64, layers["iris"]: "e" * 64}
+    found = images.test_app_images(layers, digests, tmp_path / "userland.tar")
+    assert found["test-iris"].reference == "localhost/redundant-kube-test/iris:1-eeeeeeeeeeee"
+    servers = {key: image for key, image in found.items() if key.startswith("test-d2000/")}
+    assert sorted(servers) == sorted(f"test-d2000/{p}" for p in images.TEST_APP_PROCESSES["d2000"])
+    server = found["test-d2000/server"]
+    assert server.reference == "localhost/redundant-kube-test/d2000/server:1-dddddddddddd"
+    assert server.entrypoint == ("/usr/local/bin/d2000-like", "server")
+    assert {image.layers for image in servers.values()} == {(tmp_path / "userland.tar", layers["d2000"])}
+
+
 def iris(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(IRIS_BIN / "iris"), *args], env=env, capture_output=True, text=True, check=False
@@ -191,3 +204,137 @@ def test_dolphindb_like_node_reports_the_license_it_started_with(tmp_path):
     finally:
         node.terminate()
         assert node.wait(timeout=10) == 0
+
+
+D2000 = REALNODES / "apps" / "d2000" / "usr" / "local" / "bin" / "d2000-like"
+
+
+class D2000Pair:
+    """Processes of the D2000-like pair on this host, each on a port of its own (D2000_LIKE_PORT)."""
+
+    def __init__(self, tmp_path: Path, license_text: str = "customer=example\n") -> None:
+        self.home = tmp_path / "config"
+        self.home.mkdir()
+        (self.home / "LicenceRun.code").write_text(license_text)
+        (self.home / "ConsolesInfo.txt").write_text("A;B\n")
+        self.log = tmp_path / "log"
+        self.log.mkdir()
+        self.ports = {side: free_port() for side in "ab"}
+        self.processes: dict[str, tuple[subprocess.Popen, dict[str, str]]] = {}
+
+    def env(self, side: str, port: int) -> dict[str, str]:
+        return {
+            "PATH": "/usr/bin:/bin",
+            "REDUNDANT_KUBE_SIDE": side,
+            "D2000_HOME": str(self.home),
+            "D2000_SERVER": f"127.0.0.1:{self.ports[side]}",
+            "D2000_SERVERS": ",".join(f"127.0.0.1:{self.ports[s]}" for s in "ab"),
+            "D2000_LIKE_PORT": str(port),
+            "D2000_LIKE_LOG_DIR": str(self.log),
+        }
+
+    def start(self, process: str, side: str) -> subprocess.Popen:
+        port = self.ports[side] if process == "server" else free_port()
+        env = self.env(side, port)
+        popen = subprocess.Popen([sys.executable, str(D2000), process], env=env, stdout=subprocess.PIPE)
+        self.processes[f"{process}-{side}"] = (popen, env)
+        return popen
+
+    def state(self, name: str) -> dict | None:
+        _, env = self.processes[name]
+        done = subprocess.run(
+            [sys.executable, str(D2000), "state", name.split("-")[0]],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return json.loads(done.stdout) if done.returncode == 0 else None
+
+    def hot(self, side: str) -> bool:
+        _, env = self.processes[f"server-{side}"]
+        return subprocess.run([sys.executable, str(D2000), "hot"], env=env, timeout=10).returncode == 0
+
+    def until(self, what: str, condition, timeout: float = 20):
+        deadline = time.monotonic() + timeout
+        while not (result := condition()):
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.2)
+        return result
+
+    def stop(self, name: str) -> None:
+        popen, _ = self.processes.pop(name)
+        popen.terminate()
+        popen.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+
+@pytest.mark.slow
+def test_d2000_like_servers_elect_one_hot_and_the_standby_takes_over(tmp_path):
+    pair = D2000Pair(tmp_path)
+    try:
+        for side in "ab":
+            pair.start("server", side)
+        pair.start("clc", "b")
+        pair.start("arc", "b")
+        states = pair.until(
+            "one HOT and one STANDBY",
+            lambda: (
+                (s := {side: (pair.state(f"server-{side}") or {}).get("state") for side in "ab"})
+                in ({"a": "HOT", "b": "STANDBY"}, {"a": "STANDBY", "b": "HOT"})
+                and s
+            ),
+        )
+        hot = next(side for side, state in states.items() if state == "HOT")
+        standby = "b" if hot == "a" else "a"
+        assert pair.hot(hot) and not pair.hot(standby)
+        server = pair.state(f"server-{hot}")
+        assert server["license"] == "customer=example\n" and server["config"]["ConsolesInfo.txt"] == "A;B\n"
+        # The companion is with its own side's server, the archive instance with the HOT one.
+        assert pair.until("clc connected", lambda: (pair.state("clc-b") or {}).get("server_side")) == "b"
+        assert pair.until("arc connected", lambda: (pair.state("arc-b") or {}).get("server_side")) == hot
+        assert {c["process"] for c in pair.state("server-b")["clients"]} >= {"clc"}
+        assert {"server-a.log", "server-b.log", "clc-b.log"} <= set(pair.state("server-a")["log_files"])
+
+        pair.stop(f"server-{hot}")
+        pair.until("the STANDBY taking over", lambda: pair.hot(standby), timeout=10)
+        assert pair.until("arc following", lambda: (pair.state("arc-b") or {}).get("server_side")) == standby
+        # The stopped side comes back as STANDBY beside the new HOT one.
+        pair.start("server", hot)
+        assert pair.until(
+            "the restarted server STANDBY",
+            lambda: (pair.state(f"server-{hot}") or {}).get("state") == "STANDBY",
+        )
+        assert pair.hot(standby)
+    finally:
+        pair.stop_all()
+
+
+@pytest.mark.parametrize(
+    ("license_text", "process", "refusal"),
+    [
+        ("customer=example\nvalid=false\n", "server", "is invalid: refusing to start"),
+        ("", "server", "is invalid: refusing to start"),
+        ("customer=example\n", "clc", "no server address"),
+    ],
+)
+def test_d2000_like_processes_refuse_to_start_without_a_license_or_a_server(
+    tmp_path, license_text, process, refusal
+):
+    pair = D2000Pair(tmp_path, license_text)
+    env = pair.env("a", free_port())
+    if process == "clc":
+        del env["D2000_SERVER"]
+    done = subprocess.run(
+        [sys.executable, str(D2000), process],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert done.returncode == 1 and refusal in done.stdout, done
