@@ -32,7 +32,7 @@ DB_PORTS = (5432, 5433)
 
 def extra_vars(realnodes: RealNodes, namespace: str, db_host: str) -> dict:
     """What points the example at this cluster, and nothing else."""
-    registry, _, version = realnodes.images["test-d2000/server"].rpartition(":")
+    registry, version = realnodes.images["test-d2000/server"].rsplit(":", 1)
     return {
         "rk_kubeconfig": str(realnodes.cluster.kubeconfig),
         "d2000_namespace": namespace,

@@ -100,8 +100,8 @@ def test_node_shell_resolves_service_names_through_coredns_and_other_names_throu
     for node in realnodes.nodes:
         # The link scope: the cluster DNS for ~cluster.local and nothing else; the global scope without it.
         status = realnodes.on_node(node, "resolvectl", "status").stdout
-        global_scope, _, links = status.partition("\nLink ")
-        link = next(part for part in links.split("\nLink ") if "(rk-clusterdns)" in part.splitlines()[0])
+        global_scope, *links = status.split("\nLink ")
+        link = next(part for part in links if "(rk-clusterdns)" in part.splitlines()[0])
         assert f"DNS Servers: {dns_ip}" in link and "~cluster.local" in link and "-DefaultRoute" in link, link
         assert dns_ip not in global_scope, global_scope
         # Only CoreDNS knows these names, and these addresses (the site's resolver answers NXDOMAIN).

@@ -241,7 +241,7 @@ class D2000Pair:
         return popen
 
     def state(self, name: str) -> dict | None:
-        _, env = self.processes[name]
+        env = self.processes[name][1]
         done = subprocess.run(
             [sys.executable, str(D2000), "state", name.split("-")[0]],
             env=env,
@@ -253,8 +253,9 @@ class D2000Pair:
         return json.loads(done.stdout) if done.returncode == 0 else None
 
     def hot(self, side: str) -> bool:
-        _, env = self.processes[f"server-{side}"]
-        return subprocess.run([sys.executable, str(D2000), "hot"], env=env, timeout=10).returncode == 0
+        env = self.processes[f"server-{side}"][1]
+        hot = subprocess.run([sys.executable, str(D2000), "hot"], env=env, timeout=10, check=False)
+        return hot.returncode == 0
 
     def until(self, what: str, condition, timeout: float = 20):
         deadline = time.monotonic() + timeout
@@ -264,7 +265,7 @@ class D2000Pair:
         return result
 
     def stop(self, name: str) -> None:
-        popen, _ = self.processes.pop(name)
+        popen = self.processes.pop(name)[0]
         popen.terminate()
         popen.wait(timeout=10)
 
