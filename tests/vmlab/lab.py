@@ -340,13 +340,5 @@ class Lab:
                 time.sleep(3)
         return waited
 
-    def ping(self, address: str, count: int = 1, timeout: int = 2) -> bool:
-        proc = subprocess.run(
-            self.netns("ping", "-n", "-q", "-c", str(count), "-W", str(timeout), address),
-            capture_output=True,
-            check=False,
-        )
-        return proc.returncode == 0
-
     def describe(self) -> str:
         return " ".join(shlex.quote(part) for part in ["namespace", self.namespace, "run", str(self.run_dir)])

@@ -3,13 +3,14 @@
     tests/vmlab/run.sh [SCENARIO ...]     (no argument: every scenario, in the order below)
 
 Two VMs share one lab for the whole run (booting is the dearest step under TCG): `vm1` plays the
-server side (iSCSI target, NFS server, first VRRP peer), `vm2` the client side. Every converge is
-followed by one that must change nothing (idempotence); a converge that changed nothing on any host
-is its own proof. A scenario's work on vm1 alone (its server prep: its role converged there, the
-test's own target) runs on that otherwise idle VM while node_prep works on vm2, and roles node_prep
-converged on vm2 are not converged there again. Prints one line per scenario with its result and time, then
-`vmlab: N passed, N failed, N skipped`; a scenario whose role does not exist yet is skipped with that
-reason. Figures (boot, VRRP gaps, server preps) go to the run directory's results.json.
+server side (iSCSI target, NFS server), `vm2` the client side (the Kubernetes node). Each role is
+applied once: what a run writes and a second run's "no change" are proven in the molecule scenarios
+(node_prep, kubeadm_cluster), on the same files, at a fraction of the cost; this tier proves what only
+a kernel of the node's own shows. A scenario's work on vm1 alone (its server prep: its role applied
+there, the test's own target) runs on that otherwise idle VM while node_prep works on vm2, and roles
+node_prep applied on vm2 are not applied there again. Prints one line per scenario with its result and
+time, then `vmlab: N passed, N failed, N skipped`; a scenario whose role does not exist yet is skipped
+with that reason. Figures (boot, reboot, server preps) go to the run directory's results.json.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from lab import (
     SERVICE_IP,
     SITE_DOMAIN,
     SUBNET,
-    VIP,
     Lab,
     LabError,
     sweep_dead_runs,
@@ -144,8 +144,8 @@ class Tier:
     figures: dict = field(default_factory=dict)
     # Playbooks run from two threads (server preps beside node_prep): next() on a count is atomic.
     log_numbers: itertools.count = field(default_factory=lambda: itertools.count(1))
-    # Roles node_prep has converged on vm2 in this run, the second run changing nothing, with the
-    # variables the single-role playbooks give them: those scenarios need not converge them there again.
+    # Roles node_prep has applied on vm2 in this run, with the variables the single-role playbooks give
+    # them: those scenarios need not apply them there again.
     node_prep_roles: frozenset[str] = frozenset()
     # The inventory's groups besides `lab` (every VM), and variables added to the lab's own.
     groups: dict[str, list[str]] = field(default_factory=lambda: {"server": ["vm1"], "client": ["vm2"]})
@@ -170,10 +170,8 @@ class Tier:
                     "lab_core_pattern": CORE_PATTERN,
                     "lab_crash_core_pattern": CRASH_CORE_PATTERN,
                     "lab_kubelet_resolv_conf": KUBELET_RESOLV_CONF,
-                    "lab_vip": VIP,
                     "lab_subnet": f"{SUBNET}.0/{PREFIX}",
                     "lab_nfs_export": NFS_EXPORT,
-                    "lab_vip_preempt": True,
                     **self.inventory_vars,
                 },
                 "children": {
@@ -275,7 +273,8 @@ class Tier:
         limit: str | None = None,
         verbose_second: bool = False,
     ) -> int:
-        """Converge until a run changes nothing on any host, which must be the second run at the latest.
+        """Converge until a run changes nothing on any host, which must be the second run at the latest:
+        for roles no molecule scenario converges (ha_pair needs DRBD, so only a VM can run it twice).
 
         A first run that changed nothing is already that proof (the roles ran before with the same
         variables), and a third run would only repeat it. Returns the number of runs."""
@@ -329,24 +328,6 @@ class Tier:
                 return time.monotonic() - start
         raise ScenarioFailed(f"{vm}: not back from reboot after 300s (console log in {self.lab.log_dir})")
 
-    def vip_holders(self, vms: list[str]) -> list[str]:
-        holders = []
-        for vm in vms:
-            out = self.sh(vm, "ip -4 -o addr show dev eth0", timeout=30)
-            if f" {VIP}/" in out:
-                holders.append(vm)
-        return holders
-
-    def wait_vip_on(self, vm: str, others: list[str], timeout: float = 60) -> float:
-        start = time.monotonic()
-        while time.monotonic() - start < timeout:
-            if self.vip_holders([vm, *others]) == [vm]:
-                return time.monotonic() - start
-            time.sleep(0.5)
-        raise ScenarioFailed(
-            f"VIP {VIP} not on {vm} alone after {timeout:.0f}s (holders: {self.vip_holders([vm, *others])})"
-        )
-
 
 # --- gap measurement ----------------------------------------------------------------------------
 class Pinger:
@@ -369,26 +350,6 @@ class Pinger:
         stamps = [float(t) for t in re.findall(r"^\[(\d+\.\d+)\] \d+ bytes from", out, re.MULTILINE)]
         gaps = [b - a for a, b in itertools.pairwise(stamps)]
         return (max(gaps) if gaps else float("inf")), len(stamps)
-
-
-def measure_failover(tier: Tier, name: str, action: Callable[[], None], new_holder: str, others: list[str],
-                     timeout: float = 90) -> float:  # fmt: skip
-    """Run action while pinging the VIP; wait until new_holder alone has it and pings flow again."""
-    pinger = Pinger(tier.lab, VIP)
-    time.sleep(2)
-    action()
-    tier.wait_vip_on(new_holder, others, timeout=timeout)
-    deadline = time.monotonic() + 30
-    while not tier.lab.ping(VIP) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    time.sleep(2)
-    gap, replies = pinger.stop()
-    check(
-        replies > 20 and gap != float("inf"),
-        f"{name}: the VIP did not answer pings around the failover ({replies} replies)",
-    )
-    tier.figures.setdefault("vrrp_gaps_s", {})[name] = round(gap, 2)
-    return gap
 
 
 # --- scenarios ------------------------------------------------------------------------------------
@@ -428,7 +389,7 @@ ISCSI_LUN = "/var/lib/vmlab-lun0.img"
 def server_prep_iscsi(tier: Tier) -> None:
     """The iscsi role converged on vm1, and the test's own target there: a file-backed LUN served by tgt."""
     require_roles("iscsi")
-    tier.converge("iscsi", limit="server")
+    tier.playbook("iscsi", limit="server")
     tier.sh(
         "vm1",
         # tgt is in the image (build-image.sh), its daemon started only here.
@@ -444,7 +405,7 @@ def server_prep_iscsi(tier: Tier) -> None:
 def scenario_iscsi(tier: Tier) -> str:
     require_roles("iscsi")
     if "iscsi" not in tier.node_prep_roles:
-        tier.converge("iscsi", limit="client")
+        tier.playbook("iscsi", limit="client")
     for vm in ("vm1", "vm2"):
         check(tier.sh(vm, "systemctl is-active iscsid").strip() == "active", f"{vm}: iscsid is not active")
     portal = tier.lab.vms["vm1"].ip
@@ -483,14 +444,14 @@ def scenario_iscsi(tier: Tier) -> str:
 def server_prep_nfs(tier: Tier) -> None:
     """nfs_server converged on vm1."""
     require_roles("nfs_server", "nfs_client")
-    tier.converge("nfs", limit="server")
+    tier.playbook("nfs", limit="server")
 
 
 def scenario_nfs(tier: Tier) -> str:
     """nfs_server exports on vm1, vm2 mounts it with NFSv4, and a file written on either side is seen on the other."""
     require_roles("nfs_server", "nfs_client")
     if "nfs_client" not in tier.node_prep_roles:
-        tier.converge("nfs", limit="client")
+        tier.playbook("nfs", limit="client")
     server_ip = tier.lab.vms["vm1"].ip
     tier.sh("vm2", f"mkdir -p {NFS_MOUNT} && mount -t nfs4 {server_ip}:{NFS_EXPORT} {NFS_MOUNT}")
     try:
@@ -514,12 +475,16 @@ def scenario_nfs(tier: Tier) -> str:
 def scenario_node_prep_preflight(tier: Tier) -> str:
     """node_prep on the client VM (the Kubernetes node), then preflight finds nothing missing."""
     require_roles("node_prep")
-    tier.converge("node_prep")
+    tier.playbook("node_prep")
     # playbooks/node_prep.yml gives them what iscsi.yml, nfs.yml and dns_resolver.yml give them.
     tier.node_prep_roles = frozenset({"iscsi", "nfs_client", "dns_resolver"})
     result = tier.module("client", "redundant.kube.preflight", PREFLIGHT_ARGS)["vm2"]
     check(result.get("passed") is True, f"vm2: preflight after node_prep: {result.get('failed_checks')}")
-    return f"preflight all green on vm2 ({len(result['checks'])} checks)"
+    # What keeps a second run from loading them again (kernel_modules runs modprobe only for a module
+    # preflight calls loadable): the only part of node_prep's idempotence a container cannot show.
+    states = {name: state["state"] for name, state in result["kernel_module_states"].items()}
+    check(set(states.values()) <= {"loaded", "builtin"}, f"vm2: modules not loaded by node_prep: {states}")
+    return f"preflight all green on vm2 ({len(result['checks'])} checks); modules {', '.join(sorted(states))} loaded"
 
 
 def scenario_dns_resolver(tier: Tier) -> str:
@@ -540,7 +505,7 @@ def scenario_dns_resolver(tier: Tier) -> str:
     if "dns_resolver" in tier.node_prep_roles:
         notes.append("converged by node_prep")
     else:
-        tier.converge("dns_resolver")
+        tier.playbook("dns_resolver")
     cluster_name = f"{probe}.default.svc.{CLUSTER_DOMAIN}"
     site_name = f"{probe}.{SITE_DOMAIN}"
     resolves(cluster_name, "once converged")
@@ -580,7 +545,7 @@ def scenario_dns_resolver(tier: Tier) -> str:
 def server_prep_core_pattern(tier: Tier) -> None:
     """core_pattern converged on vm1 by its own playbook, with a pattern of its own."""
     require_roles("core_pattern")
-    tier.converge("core_pattern")
+    tier.playbook("core_pattern")
 
 
 def scenario_core_pattern(tier: Tier) -> str:
@@ -603,43 +568,6 @@ def scenario_core_pattern(tier: Tier) -> str:
     return f"core of a SIGSEGV'd process at {core}"
 
 
-def scenario_vip(tier: Tier) -> str:
-    require_roles("vip")
-    lab = tier.lab
-
-    def keepalived(vm: str, verb: str) -> Callable[[], None]:
-        return lambda: tier.sh(vm, f"systemctl {verb} keepalived")
-
-    tier.converge("vip")  # the role's default: preempt
-    tier.wait_vip_on("vm1", ["vm2"])
-    check(lab.ping(VIP, count=3), f"VIP {VIP} does not answer from the namespace")
-    stop = measure_failover(
-        tier, "keepalived stopped on the master", keepalived("vm1", "stop"), "vm2", ["vm1"]
-    )
-    back = measure_failover(
-        tier, "failback when keepalived returns (preempt)", keepalived("vm1", "start"), "vm1", ["vm2"]
-    )
-    # With preempt off, a returning peer stays BACKUP: no second outage.
-    tier.playbook("vip", {"lab_vip_preempt": False})
-    measure_failover(
-        tier, "keepalived stopped on the master (nopreempt)", keepalived("vm1", "stop"), "vm2", ["vm1"]
-    )
-    since = tier.sh("vm1", "date '+%Y-%m-%d %H:%M:%S'").strip()
-    keepalived("vm1", "start")()
-    deadline = time.monotonic() + 60
-    while "Entering BACKUP STATE" not in tier.sh("vm1", f"journalctl -o cat -u keepalived --since '{since}'"):
-        check(time.monotonic() < deadline, "vm1: keepalived did not enter BACKUP within 60s of its start")
-        time.sleep(1)
-    # Ten seconds is three times keepalived's master-down interval (3 adverts of 1 s): a preempting
-    # peer would have taken the VIP by then.
-    time.sleep(10)
-    holders = tier.vip_holders(["vm1", "vm2"])
-    check(holders == ["vm2"], f"nopreempt: VIP held by {holders} after vm1 returned, expected vm2 only")
-    # Pull the plug on the master (now vm2): the backup takes over after the master-down interval.
-    killed = measure_failover(tier, "master VM killed", lambda: lab.kill("vm2"), "vm1", [])
-    return f"gaps: stop {stop:.2f}s, failback {back:.2f}s, master VM killed {killed:.2f}s; nopreempt keeps the VIP"
-
-
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -650,11 +578,10 @@ class Scenario:
     touches_server: bool = True
 
 
-# Order matters: preflight-unprepared needs untouched VMs; node_prep converges on vm2 the roles the
+# Order matters: preflight-unprepared needs untouched VMs; node_prep applies on vm2 the roles the
 # single-role scenarios after it then only check there (each package is installed once per VM: dpkg
 # under TCG is the dearest thing the tier does), and while it runs vm1 would be idle, so the server
-# preps of iscsi, nfs and core_pattern run there then; vip kills vm2. (vip has no server prep: its plan needs the
-# facts of both peers, so a run limited to vm1 would configure it differently.)
+# preps of iscsi, nfs and core_pattern run there then.
 SCENARIOS = [
     Scenario("preflight-unprepared", scenario_preflight_unprepared),
     Scenario("node_prep-preflight", scenario_node_prep_preflight, touches_server=False),
@@ -662,7 +589,6 @@ SCENARIOS = [
     Scenario("nfs", scenario_nfs, server_prep_nfs),
     Scenario("dns_resolver", scenario_dns_resolver, touches_server=False),
     Scenario("core_pattern", scenario_core_pattern, server_prep_core_pattern),
-    Scenario("vip", scenario_vip),
 ]
 
 
@@ -720,7 +646,6 @@ MIRRORED_ROLES = [
     "dns_resolver",
     "core_pattern",
     "node_prep",
-    "vip",
     "ha_pair",
 ]
 
