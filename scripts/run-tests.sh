@@ -36,7 +36,8 @@ tier_static() {
 tier_unit() { pytest -q -n 2 tests/unit; }
 tier_integration() {
   local rc=0
-  pytest -q -n 2 --dist loadfile tests/integration || rc=$?
+  # --durations: where the tier's minutes go, in every run's output.
+  pytest -q -n 2 --dist loadfile --durations=15 tests/integration || rc=$?
   # Figures the tests measure (drill recovery times, playbook run times); workers' output is hidden.
   for f in tests/output/playbooks/*.txt; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done
   return $rc
@@ -44,7 +45,7 @@ tier_integration() {
 tier_molecule() { tests/molecule/run.sh; }
 # One cluster for the whole session (tests/realnodes/conftest.py), removed at its end; -s shows the
 # measured node-loss and VIP figures.
-tier_realnodes() { pytest -q -s -p no:xdist tests/realnodes; }
+tier_realnodes() { pytest -q -s -p no:xdist --durations=0 tests/realnodes; }
 tier_vm() { tests/vmlab/run.sh; }
 
 for tier in "${tiers[@]}"; do

@@ -13,19 +13,12 @@ import pytest
 import realnodes as realnodes_cli
 import yaml
 from conftest import RealNodes
-from playbook_run import INVENTORIES, PlaybookRun, run_playbook
+from playbook_run import INVENTORIES, REPO, PlaybookRun, run_playbook
 
 NODE_VARS = INVENTORIES / "midpoint_cluster" / "group_vars" / "k8s_nodes.yml"
 UPSTREAM = yaml.safe_load(NODE_VARS.read_text())["dns_resolver_upstream_resolv_conf"]
-# The role's link (default name and address) as a veth pair, both ends up: what the molecule node_prep scenario
-# does for the same reason.
-VETH_LINK = """set -e
-ip link show dev rk-clusterdns >/dev/null 2>&1 && exit 0
-ip link add rk-clusterdns type veth peer name rk-cdns-peer
-ip address add 169.254.53.53/32 dev rk-clusterdns
-ip link set dev rk-cdns-peer up
-ip link set dev rk-clusterdns up
-"""
+# The stand-in for the role's dummy link (this kernel has none), shared with the molecule node_prep scenario.
+CLUSTER_DNS_LINK = REPO / "extensions/molecule/shared/cluster-dns-link.sh"
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +49,7 @@ def node_inventory(realnodes: RealNodes, tmp_path_factory: pytest.TempPathFactor
     }
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
     for name in realnodes.nodes:
-        made = realnodes.on_node(name, "bash", "-c", VETH_LINK)
+        made = realnodes.on_node(name, "sh", "-c", CLUSTER_DNS_LINK.read_text())
         assert made.returncode == 0, (name, made.stderr)
     return inventory
 
