@@ -284,14 +284,17 @@ def _api_client(configuration: Any, impersonation: list[tuple[str, str]]) -> Any
 
     class ImpersonatingApiClient(kubernetes.client.ApiClient):
         # The generated client keeps headers in a plain dict, which holds one value per name: the
-        # impersonation headers are added to each request as a multi-value header dict instead.
+        # impersonation headers are added to each request as a multi-value header dict instead. Exec goes
+        # through a websocket that bypasses request(); exec_in_pod reads `impersonation` to refuse it.
         def request(self, method, url, query_params=None, headers=None, *args, **kwargs):
             merged = HTTPHeaderDict(headers or {})
             for name, value in impersonation:
                 merged.add(name, value)
             return super().request(method, url, query_params, merged, *args, **kwargs)
 
-    return ImpersonatingApiClient(configuration)
+    client = ImpersonatingApiClient(configuration)
+    client.impersonation = impersonation
+    return client
 
 
 _CLIENTS: dict[tuple[Any, ...], Any] = {}
