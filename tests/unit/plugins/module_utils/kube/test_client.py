@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import (
+    ENV_VARIABLES,
     ConnectionSettings,
     KubeError,
     api_client_from_settings,
@@ -49,6 +50,23 @@ def test_connection_options_match_kubernetes_core():
         assert ours[name]["type"] == theirs.get("type", "str"), name
         assert sorted(ours[name].get("aliases", [])) == sorted(theirs.get("aliases", [])), name
         assert set(ours[name].get("options", {})) == set(theirs.get("options", {})), name
+
+
+def test_environment_variables_are_the_ones_kubernetes_core_reads():
+    """kubernetes.core reads K8S_AUTH_<option>, then K8S_AUTH_<the kubernetes client's name> (AWX sets the latter)."""
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_MAP
+
+    for client_name, option in AUTH_ARG_MAP.items():
+        if option == "proxy_headers":  # one variable per suboption, tested below
+            continue
+        names = list(dict.fromkeys([f"K8S_AUTH_{option.upper()}", f"K8S_AUTH_{client_name.upper()}"]))
+        assert list(ENV_VARIABLES[option]) == names, option
+    both = {"K8S_AUTH_CA_CERT": "/ca/option.crt", "K8S_AUTH_SSL_CA_CERT": "/ca/awx.crt"}
+    assert settings_from_params({}, both).ca_cert == "/ca/option.crt"
+    awx = {"K8S_AUTH_SSL_CA_CERT": "/ca/awx.crt", "K8S_AUTH_VALIDATE_CERTS": "false"}
+    settings = settings_from_params({}, awx)
+    assert (settings.ca_cert, settings.validate_certs) == ("/ca/awx.crt", False)
+    assert settings_from_params({}, {"K8S_AUTH_CLIENT_KEY": "/k"}).client_key == "/k"
 
 
 def test_new_options_fall_back_to_their_environment_variables():
