@@ -88,6 +88,22 @@ def test_new_options_fall_back_to_their_environment_variables():
     assert given.proxy_headers == (("basic_auth", "a:b"),)
 
 
+def test_proxy_options_reach_the_kubernetes_client():
+    settings = settings_from_params(
+        {
+            "host": "https://10.0.0.1:6443",
+            "proxy": "http://proxy.site:3128",
+            "no_proxy": "10.0.0.0/8,.cluster.local",
+            "proxy_headers": {"proxy_basic_auth": "u:p", "user_agent": "rk/1.0"},
+        },
+        {},
+    )
+    configuration = api_client_from_settings(settings, environ={}).configuration
+    assert configuration.proxy == "http://proxy.site:3128"
+    assert configuration.no_proxy == "10.0.0.0/8,.cluster.local"
+    assert configuration.proxy_headers == {"proxy-authorization": "Basic dTpw", "user-agent": "rk/1.0"}
+
+
 def test_kubeconfig_given_as_a_dict_is_kept_as_data():
     config = {"apiVersion": "v1", "kind": "Config", "contexts": [{"name": "c", "context": {"cluster": "x"}}]}
     settings = settings_from_params({"kubeconfig": config}, {})
