@@ -30,19 +30,19 @@ options:
     description: Basic-auth password (E(K8S_AUTH_PASSWORD)).
     type: str
   validate_certs:
-    description: Verify the API server certificate (E(K8S_AUTH_VERIFY_SSL)).
+    description: Verify the API server certificate (E(K8S_AUTH_VALIDATE_CERTS) or E(K8S_AUTH_VERIFY_SSL)).
     type: bool
     aliases: [verify_ssl]
   ca_cert:
-    description: CA bundle for the API server (E(K8S_AUTH_SSL_CA_CERT)).
+    description: CA bundle for the API server (E(K8S_AUTH_CA_CERT) or E(K8S_AUTH_SSL_CA_CERT)).
     type: path
     aliases: [ssl_ca_cert]
   client_cert:
-    description: Client certificate (E(K8S_AUTH_CERT_FILE)).
+    description: Client certificate (E(K8S_AUTH_CLIENT_CERT) or E(K8S_AUTH_CERT_FILE)).
     type: path
     aliases: [cert_file]
   client_key:
-    description: Client key (E(K8S_AUTH_KEY_FILE)).
+    description: Client key (E(K8S_AUTH_CLIENT_KEY) or E(K8S_AUTH_KEY_FILE)).
     type: path
     aliases: [key_file]
   proxy:

@@ -393,7 +393,8 @@ options:
     suboptions:
       type:
         description: V(label)/V(annotation) the application sets on its active pod, an V(exec) command that
-          succeeds in the active pod, or an V(http) GET that answers 200.
+          succeeds in the active pod (through the API server, which must grant C(get) and C(create) on
+          C(pods/exec); a refusal is an error naming them), or an V(http) GET that answers 200.
         type: str
         choices: [label, annotation, exec, http]
         required: true

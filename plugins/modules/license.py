@@ -101,9 +101,10 @@ options:
     description:
       - V(passive_first) restarts the passive side before the active one. The active side is found when the
         module starts, with the app's C(active_probe) as M(redundant.kube.app_info) uses it - the Ready server pod
-        that carries its label or annotation, or that answers its exec command or HTTP GET (these need the
-        controller to reach the pods). An app without C(active_probe) needs V(a_first) or V(b_first). Both sides
-        active is an error; no side active restarts side A first, with a warning.
+        that carries its label or annotation, or that answers its exec command (through the API server; refused
+        without C(get) and C(create) on C(pods/exec), an error naming them) or HTTP GET (see
+        O(redundant.kube.app#module:active_probe.via)). An app without C(active_probe) needs V(a_first) or
+        V(b_first). Both sides active is an error; no side active restarts side A first, with a warning.
       - V(a_first)/V(b_first) fix the order of the sides.
       - Workloads without a side (single, cluster, or selected by labels) restart one at a time by name.
     type: str

@@ -1,6 +1,7 @@
 """Connection options as kubernetes.core has them, against the real kube-apiserver of the local control plane:
 KUBECONFIG lists merged as kubectl merges them, a kubeconfig given as a dict, impersonation (each group its
-own header, as the API server reads them), and a GET through the API server's pod proxy."""
+own header, as the API server reads them; exec, which cannot carry it, refused), exec refused by RBAC naming
+the verb and resource, and the http active_probe through the API server's pod proxy."""
 
 from __future__ import annotations
 
@@ -13,11 +14,16 @@ import pytest
 import yaml
 from ansible_run import run_module
 
+from ansible_collections.redundant.kube.plugins.module_utils.app.report import call_probe
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import (
     ConnectionSettings,
     KubeError,
     api_client_from_settings,
     settings_from_params,
+)
+from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
+    LABEL_WORKLOAD_KIND,
+    exec_in_pod,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import Resources
 
@@ -87,6 +93,54 @@ def test_impersonation_sends_the_user_and_every_group(kube_cluster):
         resources.list("v1", "Secret", "default")
 
 
+def token_without_rights(resources: Resources, namespace: str, kubeconfig: str) -> ConnectionSettings:
+    """Connection settings as AWX's credential gives them: a ServiceAccount's token that no role grants anything."""
+    resources.apply(
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "nobody", "namespace": namespace}}
+    )
+    answer = resources.request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/serviceaccounts/nobody/token",
+        body={
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "TokenRequest",
+            "spec": {"expirationSeconds": 600},
+        },
+        what="a token of the ServiceAccount",
+    )
+    cluster = yaml.safe_load(Path(kubeconfig).read_text())["clusters"][0]["cluster"]
+    return ConnectionSettings(
+        host=cluster["server"], api_key=answer["status"]["token"], ca_cert=cluster["certificate-authority"]
+    )
+
+
+def test_exec_refused_by_rbac_fails_naming_the_verb_and_resource(kube_cluster, resources, namespace):
+    """An exec active_probe without the right to exec is an error to fix, not "this side is not active"."""
+    settings = token_without_rights(resources, namespace, kube_cluster.kubeconfig)
+    client = api_client_from_settings(settings, environ={})
+    forbidden = (
+        rf'exec in pod {namespace}/server-a is forbidden: pods "server-a" is forbidden: User '
+        rf'"system:serviceaccount:{namespace}:nobody" cannot get resource "pods/exec"'
+    )
+    with pytest.raises(KubeError, match=forbidden):
+        exec_in_pod(client, namespace, "server-a", ["true"], timeout=5)
+    server = {
+        "metadata": {"name": "server-a", "labels": {LABEL_WORKLOAD_KIND: "server"}},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    with pytest.raises(KubeError, match=forbidden):
+        call_probe(client, namespace)({"type": "exec", "command": ["true"]}, [server])
+
+
+def test_exec_is_refused_when_impersonating(kube_cluster):
+    """The websocket exec takes only the Authorization header: run as the connection's own user, it would
+    bypass the impersonated user's rights."""
+    settings = ConnectionSettings(kubeconfig=kube_cluster.kubeconfig, impersonate_user="alice")
+    client = api_client_from_settings(settings, environ={})
+    with pytest.raises(KubeError, match="exec in pod default/any cannot be impersonated"):
+        exec_in_pod(client, "default", "any", ["true"], timeout=5)
+
+
 def _host_address() -> str:
     """This machine's address on its default route: the API server refuses to proxy to loopback."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -121,7 +175,12 @@ def test_pod_proxy_reaches_a_real_http_server_simulated_kubelet(resources, names
             }
         )
         status = {
-            "status": {"podIP": _host_address(), "podIPs": [{"ip": _host_address()}], "phase": "Running"}
+            "status": {
+                "podIP": _host_address(),
+                "podIPs": [{"ip": _host_address()}],
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}],
+            }
         }
         resources.request(
             "PATCH",
@@ -134,5 +193,12 @@ def test_pod_proxy_reaches_a_real_http_server_simulated_kubelet(resources, names
         assert resources.pod_proxy_status(namespace, "probe-target", port, "/active") == 200
         assert resources.pod_proxy_status(namespace, "probe-target", port, "/passive") == 404
         assert resources.pod_proxy_status(namespace, "probe-target", 1, "/active") is None
+        # The app's http active_probe with via: api_server, as app_info, license and drill ask it.
+        pod = resources.get("v1", "Pod", "probe-target", namespace)
+        pod["metadata"].setdefault("labels", {})[LABEL_WORKLOAD_KIND] = "server"
+        probe = {"type": "http", "via": "api_server", "port": port, "path": "/active", "scheme": "http"}
+        ask = call_probe(resources.api_client, namespace)
+        assert ask(probe, [pod]) == [pod]
+        assert ask({**probe, "path": "/passive"}, [pod]) == []
     finally:
         server.shutdown()

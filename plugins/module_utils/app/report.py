@@ -19,6 +19,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.app.status import (
     active_side,
     app_report,
 )
+from ansible_collections.redundant.kube.plugins.module_utils.kube.client import KubeError
 from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import (
     APP_WORKLOAD_KINDS,
     LABEL_WORKLOAD_KIND,
@@ -110,7 +111,9 @@ def call_probe(api_client: Any, namespace: str, timeout: float = 5) -> Callable[
                 return False
         try:
             return exec_in_pod(api_client, namespace, pod["metadata"]["name"], probe["command"], timeout) == 0
-        except Exception:  # any failure to exec means "not shown to be active"
+        except KubeError:  # refused by the API server (RBAC): the user's to fix, not "not active"
+            raise
+        except Exception:  # any other failure to exec means "not shown to be active"
             return False
 
     def probe_all(probe: dict[str, Any], pods: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -88,24 +88,25 @@ CONNECTION_OPTIONS: dict[str, dict[str, Any]] = {
     "impersonate_groups": {"type": "list", "elements": "str"},
 }
 
-# Option name -> environment variable, as kubernetes.core and AWX's Kubernetes credential use them;
-# proxy_headers reads K8S_AUTH_PROXY_HEADERS_<SUBOPTION> for each of its suboptions.
-ENV_VARIABLES: dict[str, str] = {
-    "kubeconfig": "K8S_AUTH_KUBECONFIG",
-    "context": "K8S_AUTH_CONTEXT",
-    "host": "K8S_AUTH_HOST",
-    "api_key": "K8S_AUTH_API_KEY",
-    "username": "K8S_AUTH_USERNAME",
-    "password": "K8S_AUTH_PASSWORD",
-    "validate_certs": "K8S_AUTH_VERIFY_SSL",
-    "ca_cert": "K8S_AUTH_SSL_CA_CERT",
-    "client_cert": "K8S_AUTH_CERT_FILE",
-    "client_key": "K8S_AUTH_KEY_FILE",
-    "proxy": "K8S_AUTH_PROXY",
-    "no_proxy": "K8S_AUTH_NO_PROXY",
-    "persist_config": "K8S_AUTH_PERSIST_CONFIG",
-    "impersonate_user": "K8S_AUTH_IMPERSONATE_USER",
-    "impersonate_groups": "K8S_AUTH_IMPERSONATE_GROUPS",
+# Option name -> its environment variables, the first one set wins, as kubernetes.core reads them (AWX's
+# Kubernetes credential sets the second name of the pairs); proxy_headers reads
+# K8S_AUTH_PROXY_HEADERS_<SUBOPTION> for each of its suboptions.
+ENV_VARIABLES: dict[str, tuple[str, ...]] = {
+    "kubeconfig": ("K8S_AUTH_KUBECONFIG",),
+    "context": ("K8S_AUTH_CONTEXT",),
+    "host": ("K8S_AUTH_HOST",),
+    "api_key": ("K8S_AUTH_API_KEY",),
+    "username": ("K8S_AUTH_USERNAME",),
+    "password": ("K8S_AUTH_PASSWORD",),
+    "validate_certs": ("K8S_AUTH_VALIDATE_CERTS", "K8S_AUTH_VERIFY_SSL"),
+    "ca_cert": ("K8S_AUTH_CA_CERT", "K8S_AUTH_SSL_CA_CERT"),
+    "client_cert": ("K8S_AUTH_CLIENT_CERT", "K8S_AUTH_CERT_FILE"),
+    "client_key": ("K8S_AUTH_CLIENT_KEY", "K8S_AUTH_KEY_FILE"),
+    "proxy": ("K8S_AUTH_PROXY",),
+    "no_proxy": ("K8S_AUTH_NO_PROXY",),
+    "persist_config": ("K8S_AUTH_PERSIST_CONFIG",),
+    "impersonate_user": ("K8S_AUTH_IMPERSONATE_USER",),
+    "impersonate_groups": ("K8S_AUTH_IMPERSONATE_GROUPS",),
 }
 
 
@@ -144,10 +145,10 @@ def settings_from_params(
     """Module options win; unset options fall back to their K8S_AUTH_* environment variable."""
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    for name, variable in ENV_VARIABLES.items():
+    for name, variables in ENV_VARIABLES.items():
         value = params.get(name)
         if value is None:
-            value = environ.get(variable) or None
+            value = next((environ[v] for v in variables if environ.get(v)), None)
         values[name] = value
     for name in ("validate_certs", "persist_config"):
         if values[name] is not None:
@@ -284,14 +285,17 @@ def _api_client(configuration: Any, impersonation: list[tuple[str, str]]) -> Any
 
     class ImpersonatingApiClient(kubernetes.client.ApiClient):
         # The generated client keeps headers in a plain dict, which holds one value per name: the
-        # impersonation headers are added to each request as a multi-value header dict instead.
+        # impersonation headers are added to each request as a multi-value header dict instead. Exec goes
+        # through a websocket that bypasses request(); exec_in_pod reads `impersonation` to refuse it.
         def request(self, method, url, query_params=None, headers=None, *args, **kwargs):
             merged = HTTPHeaderDict(headers or {})
             for name, value in impersonation:
                 merged.add(name, value)
             return super().request(method, url, query_params, merged, *args, **kwargs)
 
-    return ImpersonatingApiClient(configuration)
+    client = ImpersonatingApiClient(configuration)
+    client.impersonation = impersonation
+    return client
 
 
 _CLIENTS: dict[tuple[Any, ...], Any] = {}

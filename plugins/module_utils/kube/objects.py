@@ -18,6 +18,8 @@ import json
 import re
 from typing import Any
 
+from ansible_collections.redundant.kube.plugins.module_utils.kube.client import KubeError
+
 MANAGED_BY = "redundant.kube"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 LABEL_INSTANCE = "app.kubernetes.io/instance"
@@ -125,22 +127,56 @@ def exec_in_pod(
     timeout: float,
     container: str | None = None,
 ) -> int | None:
-    """Run command in a pod's container through the exec subresource; its exit status (None if unknown)."""
+    """Run command in a pod's container through the exec subresource; its exit status (None if unknown).
+    A refusal by the API server (401, 403) is a KubeError naming what to grant; other failures are raised
+    as the client raised them."""
     from kubernetes.client import CoreV1Api
+    from kubernetes.client.exceptions import ApiException
     from kubernetes.stream import stream
 
+    if getattr(api_client, "impersonation", None):
+        # kubernetes.stream sends only the Authorization header on the websocket: the command would run as
+        # the connection's own user, not as the one impersonated.
+        raise KubeError(
+            f"exec in pod {namespace}/{pod} cannot be impersonated (the kubernetes client's websocket drops "
+            "the Impersonate headers): unset impersonate_user and impersonate_groups, or connect with that "
+            "user's own credentials"
+        )
     options: dict[str, Any] = {"container": container} if container else {}
-    session = stream(
-        CoreV1Api(api_client).connect_get_namespaced_pod_exec,
-        pod,
-        namespace,
-        command=command,
-        stdout=True,
-        stderr=True,
-        stdin=False,
-        tty=False,
-        _preload_content=False,
-        **options,
-    )
+    try:
+        session = stream(
+            CoreV1Api(api_client).connect_get_namespaced_pod_exec,
+            pod,
+            namespace,
+            command=command,
+            stdout=True,
+            stderr=True,
+            stdin=False,
+            tty=False,
+            _preload_content=False,
+            **options,
+        )
+    except ApiException as exc:
+        refusal = websocket_refusal(str(exc.reason))
+        if refusal:
+            raise KubeError(
+                f"exec in pod {namespace}/{pod} is {refusal}; grant the user get and create on pods/exec (RBAC)"
+            ) from None
+        raise
     session.run_forever(timeout=timeout)
     return session.returncode
+
+
+def websocket_refusal(reason: str) -> str | None:
+    """'forbidden: <the API server's message>' (or 'unauthorized: ...') when a websocket handshake was refused
+    with 401 or 403, else None. The client puts the status, the headers and the API's Status body into one
+    text: `Handshake status 403 Forbidden -+-+- {headers} -+-+- {"kind":"Status",...}`."""
+    status = re.search(r"Handshake status (401|403)\b", reason)
+    if not status:
+        return None
+    body = reason.rsplit("-+-+-", 1)[-1]
+    try:
+        message = json.loads(body[body.index("{") : body.rindex("}") + 1])["message"]
+    except (ValueError, KeyError, TypeError):
+        message = reason.strip().splitlines()[-1]
+    return f"{'forbidden' if status[1] == '403' else 'unauthorized'}: {message}"

@@ -106,6 +106,25 @@ def test_runtime_requirements_are_imported():
         )
 
 
+def test_docs_name_no_plugin_of_a_collection_users_do_not_install():
+    """A plugin the docs name (`community.general.modprobe` was) comes from a collection galaxy.yml declares:
+    every collection the project's own environment has (.collections/) but users do not get is refused."""
+    declared = set(_yaml(REPO / "galaxy.yml")["dependencies"]) | {"ansible.builtin", "redundant.kube"}
+    present = {f"{p.parent.name}.{p.name}" for p in (REPO / ".collections/ansible_collections").glob("*/*")}
+    undeclared = present - declared
+    assert undeclared, (
+        "the project's environment has no collection beyond the declared ones: nothing to check"
+    )
+    pattern = re.compile(r"\b(" + "|".join(re.escape(c) for c in sorted(undeclared)) + r")\.[a-z0-9_]+")
+    named = [
+        f"{path.relative_to(REPO)}:{number}: {match[0]}"
+        for path in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        for match in pattern.finditer(line)
+    ]
+    assert not named, f"the docs name plugins users do not get: {named}"
+
+
 def test_architecture_figure_names_only_tested_systems():
     figure = (REPO / "docs/architecture.svg").read_text()
     for untested in ("Ubuntu", "EL ", "RHEL", "CentOS"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import (
+    ENV_VARIABLES,
     ConnectionSettings,
     KubeError,
     api_client_from_settings,
@@ -51,6 +52,23 @@ def test_connection_options_match_kubernetes_core():
         assert set(ours[name].get("options", {})) == set(theirs.get("options", {})), name
 
 
+def test_environment_variables_are_the_ones_kubernetes_core_reads():
+    """kubernetes.core reads K8S_AUTH_<option>, then K8S_AUTH_<the kubernetes client's name> (AWX sets the latter)."""
+    from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_MAP
+
+    for client_name, option in AUTH_ARG_MAP.items():
+        if option == "proxy_headers":  # one variable per suboption, tested below
+            continue
+        names = list(dict.fromkeys([f"K8S_AUTH_{option.upper()}", f"K8S_AUTH_{client_name.upper()}"]))
+        assert list(ENV_VARIABLES[option]) == names, option
+    both = {"K8S_AUTH_CA_CERT": "/ca/option.crt", "K8S_AUTH_SSL_CA_CERT": "/ca/awx.crt"}
+    assert settings_from_params({}, both).ca_cert == "/ca/option.crt"
+    awx = {"K8S_AUTH_SSL_CA_CERT": "/ca/awx.crt", "K8S_AUTH_VALIDATE_CERTS": "false"}
+    settings = settings_from_params({}, awx)
+    assert (settings.ca_cert, settings.validate_certs) == ("/ca/awx.crt", False)
+    assert settings_from_params({}, {"K8S_AUTH_CLIENT_KEY": "/k"}).client_key == "/k"
+
+
 def test_new_options_fall_back_to_their_environment_variables():
     env = {
         "K8S_AUTH_NO_PROXY": "10.0.0.0/8,.cluster.local",
@@ -68,6 +86,22 @@ def test_new_options_fall_back_to_their_environment_variables():
     assert settings.proxy_headers == (("proxy_basic_auth", "u:p"), ("user_agent", "rk/1.0"))
     given = settings_from_params({"proxy_headers": {"basic_auth": "a:b", "user_agent": None}}, env)
     assert given.proxy_headers == (("basic_auth", "a:b"),)
+
+
+def test_proxy_options_reach_the_kubernetes_client():
+    settings = settings_from_params(
+        {
+            "host": "https://10.0.0.1:6443",
+            "proxy": "http://proxy.site:3128",
+            "no_proxy": "10.0.0.0/8,.cluster.local",
+            "proxy_headers": {"proxy_basic_auth": "u:p", "user_agent": "rk/1.0"},
+        },
+        {},
+    )
+    configuration = api_client_from_settings(settings, environ={}).configuration
+    assert configuration.proxy == "http://proxy.site:3128"
+    assert configuration.no_proxy == "10.0.0.0/8,.cluster.local"
+    assert configuration.proxy_headers == {"proxy-authorization": "Basic dTpw", "user-agent": "rk/1.0"}
 
 
 def test_kubeconfig_given_as_a_dict_is_kept_as_data():
