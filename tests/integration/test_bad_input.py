@@ -4,6 +4,8 @@ are in test_app.py, whose helpers these share.)"""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from ansible_run import run_module
 from test_app import SELECTOR, app, assert_refused, cluster_state
@@ -59,6 +61,30 @@ def server_pod_uids(resources: Resources, name: str, namespace: str) -> dict[str
     }
 
 
+def deploy_mini(kube_cluster, namespace: str, topology: str, replicas: int) -> None:
+    args = {
+        "kubeconfig": kube_cluster.kubeconfig,
+        "name": "mini",
+        "namespace": namespace,
+        "topology": topology,
+        "replicas": replicas,
+        "server": {"image": "busybox:1.36"},
+        "wait_timeout": 120,
+    }
+    deployed = app(kube_cluster, args)
+    assert not deployed.failed, deployed.result
+
+
+def drill_mini(kube_cluster, namespace: str, options: dict, check: bool = False):
+    args = {
+        "kubeconfig": kube_cluster.kubeconfig,
+        "name": "mini",
+        "namespace": namespace,
+        "step": "delete_pod",
+    }
+    return run_module("drill", {**args, **options}, check=check)
+
+
 @pytest.mark.parametrize(
     ("topology", "option", "message"),
     [
@@ -69,30 +95,27 @@ def server_pod_uids(resources: Resources, name: str, namespace: str) -> dict[str
 def test_drill_with_an_option_its_topology_has_no_use_for_disrupts_nothing_simulated_kubelet(
     kube_cluster, resources, namespace, topology, option, message
 ):
-    app_args = {
-        "kubeconfig": kube_cluster.kubeconfig,
-        "name": "mini",
-        "namespace": namespace,
-        "topology": topology,
-        "replicas": 2,
-        "server": {"image": "busybox:1.36"},
-        "wait_timeout": 120,
-    }
-    deployed = app(kube_cluster, app_args)
-    assert not deployed.failed, deployed.result
+    deploy_mini(kube_cluster, namespace, topology, replicas=2)
     before = server_pod_uids(resources, "mini", namespace)
-    for mode in ({"check": True}, {}):
-        run = run_module(
-            "drill",
-            {
-                "kubeconfig": kube_cluster.kubeconfig,
-                "name": "mini",
-                "namespace": namespace,
-                "step": "delete_pod",
-                **option,
-            },
-            **mode,
-        )
+    for check in (True, False):
+        run = drill_mini(kube_cluster, namespace, option, check=check)
         assert run.failed and message in run.result["msg"], run.result
         assert "Traceback" not in run.stdout + run.stderr
+    assert server_pod_uids(resources, "mini", namespace) == before
+
+
+def test_drill_refuses_such_an_option_at_once_while_the_app_is_not_redundant_simulated_kubelet(
+    kube_cluster, resources, namespace
+):
+    # A cluster of one member is not redundant: the drill would wait wait_timeout for it to become so, yet no
+    # wait can make side apply to a cluster - the option is refused on the first look at the app.
+    deploy_mini(kube_cluster, namespace, "cluster", replicas=1)
+    before = server_pod_uids(resources, "mini", namespace)
+    started = time.monotonic()
+    run = drill_mini(kube_cluster, namespace, {"side": "b", "wait_timeout": 120})
+    took = time.monotonic() - started
+    assert (
+        run.failed and "side: b picks a server of a pair, but app mini is a cluster" in run.result["msg"]
+    ), run.result
+    assert took < 60, f"took {took:.0f}s"
     assert server_pod_uids(resources, "mini", namespace) == before
