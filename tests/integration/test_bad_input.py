@@ -86,14 +86,24 @@ def drill_mini(kube_cluster, namespace: str, options: dict, check: bool = False)
 
 
 @pytest.mark.parametrize(
-    ("topology", "option", "message"),
+    ("topology", "option", "message", "server_workload"),
     [
-        ("cluster", {"side": "b"}, "side: b picks a server of a pair, but app mini is a cluster"),
-        ("pair", {"member": 1}, "member: 1 picks a member of a cluster, but app mini is a pair"),
+        (
+            "cluster",
+            {"side": "b"},
+            "side: b picks a server of a pair, but app mini is a cluster",
+            ("StatefulSet", "mini-server", 1),
+        ),
+        (
+            "pair",
+            {"member": 1},
+            "member: 1 picks a member of a cluster, but app mini is a pair",
+            ("Deployment", "mini-server-b", 0),
+        ),
     ],
 )
 def test_drill_with_an_option_its_topology_has_no_use_for_disrupts_nothing_simulated_kubelet(
-    kube_cluster, resources, namespace, topology, option, message
+    kube_cluster, resources, namespace, topology, option, message, server_workload
 ):
     deploy_mini(kube_cluster, namespace, topology, replicas=2)
     before = server_pod_uids(resources, "mini", namespace)
@@ -103,19 +113,12 @@ def test_drill_with_an_option_its_topology_has_no_use_for_disrupts_nothing_simul
         assert "Traceback" not in run.stdout + run.stderr
     assert server_pod_uids(resources, "mini", namespace) == before
 
-
-def test_drill_refuses_such_an_option_at_once_while_the_app_is_not_redundant_simulated_kubelet(
-    kube_cluster, resources, namespace
-):
-    # A cluster of one member is not redundant: the drill would wait wait_timeout for it to become so, yet no
-    # wait can make side apply to a cluster - the option is refused on the first look at the app.
-    deploy_mini(kube_cluster, namespace, "cluster", replicas=1)
-    before = server_pod_uids(resources, "mini", namespace)
+    # Made not redundant, the app would be waited for up to wait_timeout; no wait can make the option apply,
+    # so it is refused on the first look at the app.
+    kind, name, replicas = server_workload
+    resources.merge_patch("apps/v1", kind, name, namespace, {"spec": {"replicas": replicas}})
     started = time.monotonic()
-    run = drill_mini(kube_cluster, namespace, {"side": "b", "wait_timeout": 120})
+    run = drill_mini(kube_cluster, namespace, {**option, "wait_timeout": 120})
     took = time.monotonic() - started
-    assert (
-        run.failed and "side: b picks a server of a pair, but app mini is a cluster" in run.result["msg"]
-    ), run.result
+    assert run.failed and message in run.result["msg"], run.result
     assert took < 60, f"took {took:.0f}s"
-    assert server_pod_uids(resources, "mini", namespace) == before
