@@ -829,7 +829,7 @@ retries:
     - How many requests to the API server were repeated after a transient failure (connection refused or reset,
       the server restarting, answers 429, 503 or 504), with exponential backoff - for up to O(wait_timeout)
       seconds per request when O(wait=true), else up to 5 times. V(0) on a run without a blip.
-  returned: state is present or absent
+  returned: state is present or absent, also when the run fails on the cluster
   type: int
   sample: 3
 pruned:
@@ -885,18 +885,15 @@ def main():
     if params["state"] == "absent":
         run_kube_module(
             module,
-            lambda resources: {
-                **remove(
-                    resources,
-                    params["name"],
-                    params["namespace"],
-                    params["delete_volumes"],
-                    module.check_mode,
-                    params["wait"],
-                    params["wait_timeout"],
-                ),
-                "retries": resources.retries,
-            },
+            lambda resources: remove(
+                resources,
+                params["name"],
+                params["namespace"],
+                params["delete_volumes"],
+                module.check_mode,
+                params["wait"],
+                params["wait_timeout"],
+            ),
         )
         return
     try:
@@ -918,7 +915,7 @@ def main():
         )
         for message in result["missing_dependencies"]:
             module.warn(message)
-        return {**result, "retries": resources.retries}
+        return result
 
     run_kube_module(module, present)
 

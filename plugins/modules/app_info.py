@@ -107,6 +107,14 @@ active_pods:
   returned: always
   type: list
   elements: str
+retries:
+  description:
+    - How many requests to the API server were repeated after a transient failure (connection refused or
+      reset, the server restarting, answers 429, 503 or 504), with exponential backoff - up to 5 times per
+      request. V(0) on a run without a blip.
+  returned: once the module has connected, also when it fails
+  type: int
+  sample: 0
 """
 
 from ansible_collections.redundant.kube.plugins.module_utils.app.report import call_probe, report

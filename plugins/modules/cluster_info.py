@@ -73,10 +73,19 @@ problems:
   returned: always
   type: list
   elements: str
+retries:
+  description:
+    - How many requests to the API server were repeated after a transient failure (connection refused or
+      reset, the server restarting, answers 429, 503 or 504), with exponential backoff - up to 5 times per
+      request. V(0) on a run without a blip.
+  returned: once the module has connected, also when it fails
+  type: int
+  sample: 0
 """
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module import (
     kube_module,
+    retries_of,
     run_kube_module,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.kube.nodes import node_problems, node_summary
@@ -109,7 +118,9 @@ def main():
         }
         if problems:
             module.fail_json(
-                msg=f"{len(problems)} expected node(s) not ready: " + "; ".join(problems), **result
+                msg=f"{len(problems)} expected node(s) not ready: " + "; ".join(problems),
+                **result,
+                **retries_of(resources),
             )
         return result
 

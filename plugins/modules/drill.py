@@ -212,6 +212,14 @@ summary:
   returned: always
   type: str
   sample: "lose_node: d2000-server-a-77dfcb66d9-wnt7n node-2 -> node-3, redundant again 38 s after the last heartbeat of node-2"
+retries:
+  description:
+    - How many requests to the API server were repeated after a transient failure (connection refused or
+      reset, the server restarting, answers 429, 503 or 504), with exponential backoff - for up to
+      O(wait_timeout) seconds per request. V(0) on a run without a blip.
+  returned: once the module has connected, also when the drill fails
+  type: int
+  sample: 0
 """
 
 from ansible_collections.redundant.kube.plugins.module_utils.drill.runtime import (
@@ -222,6 +230,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.drill.runtime impor
 from ansible_collections.redundant.kube.plugins.module_utils.drill.steps import STEPS, DrillError
 from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module import (
     kube_module,
+    retries_of,
     run_kube_module,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.kube.args_common import (
@@ -267,9 +276,9 @@ def main():
                 module.check_mode,
             )
         except DrillError as exc:
-            module.fail_json(msg=str(exc), step=p["step"])
+            module.fail_json(msg=str(exc), step=p["step"], **retries_of(resources))
         except DrillFailed as exc:
-            module.fail_json(msg=str(exc), **exc.result)
+            module.fail_json(msg=str(exc), **exc.result, **retries_of(resources))
 
     run_kube_module(module, body)
 

@@ -248,6 +248,14 @@ backup:
   returned: when a backup was made
   type: str
   sample: mp-demo-keystore-backup-3f9a0c12de
+retries:
+  description:
+    - How many requests to the API server were repeated after a transient failure (connection refused or
+      reset, the server restarting, answers 429, 503 or 504), with exponential backoff - up to 5 times per
+      request. V(0) on a run without a blip.
+  returned: when the keystore is a Secret (O(name)), also when the module fails
+  type: int
+  sample: 0
 """
 
 from typing import Any

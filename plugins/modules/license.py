@@ -251,12 +251,21 @@ rollback:
   returned: failed and rollback
   type: str
   sample: "rolled back: previous license restored in ConfigMap scada/d2000-license, restarted again and Ready: ..."
+retries:
+  description:
+    - How many requests to the API server were repeated after a transient failure (connection refused or
+      reset, the server restarting, answers 429, 503 or 504), with exponential backoff - for up to
+      O(wait_timeout) seconds per request. V(0) on a run without a blip.
+  returned: once the module has connected, also when the push fails
+  type: int
+  sample: 0
 """
 
 import datetime
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.ansible_module import (
     kube_module,
+    retries_of,
     run_kube_module,
 )
 from ansible_collections.redundant.kube.plugins.module_utils.kube.args_common import WAIT_TIMEOUT_SPEC
@@ -372,7 +381,7 @@ def main():
         try:
             return warned(push_license(resources, request, module.check_mode, module._diff))
         except RolloutError as exc:
-            module.fail_json(msg=str(exc), **warned(exc.result))
+            module.fail_json(msg=str(exc), **warned(exc.result), **retries_of(resources))
 
     run_kube_module(module, push)
 

@@ -4,6 +4,8 @@ are in test_app.py, whose helpers these share.)"""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from ansible_run import run_module
 from test_app import SELECTOR, app, assert_refused, cluster_state
@@ -59,40 +61,64 @@ def server_pod_uids(resources: Resources, name: str, namespace: str) -> dict[str
     }
 
 
-@pytest.mark.parametrize(
-    ("topology", "option", "message"),
-    [
-        ("cluster", {"side": "b"}, "side: b picks a server of a pair, but app mini is a cluster"),
-        ("pair", {"member": 1}, "member: 1 picks a member of a cluster, but app mini is a pair"),
-    ],
-)
-def test_drill_with_an_option_its_topology_has_no_use_for_disrupts_nothing_simulated_kubelet(
-    kube_cluster, resources, namespace, topology, option, message
-):
-    app_args = {
+def deploy_mini(kube_cluster, namespace: str, topology: str, replicas: int) -> None:
+    args = {
         "kubeconfig": kube_cluster.kubeconfig,
         "name": "mini",
         "namespace": namespace,
         "topology": topology,
-        "replicas": 2,
+        "replicas": replicas,
         "server": {"image": "busybox:1.36"},
         "wait_timeout": 120,
     }
-    deployed = app(kube_cluster, app_args)
+    deployed = app(kube_cluster, args)
     assert not deployed.failed, deployed.result
+
+
+def drill_mini(kube_cluster, namespace: str, options: dict, check: bool = False):
+    args = {
+        "kubeconfig": kube_cluster.kubeconfig,
+        "name": "mini",
+        "namespace": namespace,
+        "step": "delete_pod",
+    }
+    return run_module("drill", {**args, **options}, check=check)
+
+
+@pytest.mark.parametrize(
+    ("topology", "option", "message", "server_workload"),
+    [
+        (
+            "cluster",
+            {"side": "b"},
+            "side: b picks a server of a pair, but app mini is a cluster",
+            ("StatefulSet", "mini-server", 1),
+        ),
+        (
+            "pair",
+            {"member": 1},
+            "member: 1 picks a member of a cluster, but app mini is a pair",
+            ("Deployment", "mini-server-b", 0),
+        ),
+    ],
+)
+def test_drill_with_an_option_its_topology_has_no_use_for_disrupts_nothing_simulated_kubelet(
+    kube_cluster, resources, namespace, topology, option, message, server_workload
+):
+    deploy_mini(kube_cluster, namespace, topology, replicas=2)
     before = server_pod_uids(resources, "mini", namespace)
-    for mode in ({"check": True}, {}):
-        run = run_module(
-            "drill",
-            {
-                "kubeconfig": kube_cluster.kubeconfig,
-                "name": "mini",
-                "namespace": namespace,
-                "step": "delete_pod",
-                **option,
-            },
-            **mode,
-        )
+    for check in (True, False):
+        run = drill_mini(kube_cluster, namespace, option, check=check)
         assert run.failed and message in run.result["msg"], run.result
         assert "Traceback" not in run.stdout + run.stderr
     assert server_pod_uids(resources, "mini", namespace) == before
+
+    # Made not redundant, the app would be waited for up to wait_timeout; no wait can make the option apply,
+    # so it is refused on the first look at the app.
+    kind, name, replicas = server_workload
+    resources.merge_patch("apps/v1", kind, name, namespace, {"spec": {"replicas": replicas}})
+    started = time.monotonic()
+    run = drill_mini(kube_cluster, namespace, {**option, "wait_timeout": 120})
+    took = time.monotonic() - started
+    assert run.failed and message in run.result["msg"], run.result
+    assert took < 60, f"took {took:.0f}s"

@@ -380,7 +380,8 @@ def _check_abs_path(option: str, path: str, file: bool = False) -> str:
         raise SpecError(
             f"{option} '{path}' ends in '/': give the path of the file, e.g. {path.rstrip('/')}/app.conf"
         )
-    return posixpath.normpath(path)
+    # normpath keeps the two leading slashes POSIX allows ('//etc'); in a container they are one directory.
+    return "/" + posixpath.normpath(path).lstrip("/")
 
 
 def _probe(option: str, raw: dict[str, Any] | None) -> Probe | None:

@@ -38,6 +38,17 @@ def workload_summary(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _down(summary: dict[str, Any]) -> bool:
+    """Fewer Ready pods than wanted - or none wanted: every workload of a pair or single runs one pod, and one
+    scaled to 0 (by hand, or while a volume grows) is down, however "complete" its rollout. Pure."""
+    return summary["ready_replicas"] < max(summary["replicas"], 1)
+
+
+def _readiness(summary: dict[str, Any]) -> str:
+    scaled = " (scaled to 0)" if summary["replicas"] == 0 else ""
+    return f"{summary['ready_replicas']}/{summary['replicas']} ready{scaled}"
+
+
 def claim_summary(claim: dict[str, Any]) -> dict[str, Any]:
     labels = claim["metadata"].get("labels") or {}
     return {
@@ -91,16 +102,16 @@ def redundancy_reasons(
     if topology == "pair":
         for side in ("a", "b"):
             down = sorted(
-                (w for w in summaries if w["side"] == side and w["ready_replicas"] < w["replicas"]),
+                (w for w in summaries if w["side"] == side and _down(w)),
                 key=lambda w: (w["workload_kind"] != "server", w["name"]),
             )
             if down:
-                names = ", ".join(f"{w['name']} {w['ready_replicas']}/{w['replicas']} ready" for w in down)
+                names = ", ".join(f"{w['name']} {_readiness(w)}" for w in down)
                 reasons.append(f"side {side.upper()} is down or degraded: {names}")
     elif topology == "single":
         for w in summaries:
-            if w["ready_replicas"] < w["replicas"]:
-                reasons.append(f"{w['name']} is down: {w['ready_replicas']}/{w['replicas']} ready")
+            if _down(w):
+                reasons.append(f"{w['name']} is down: {_readiness(w)}")
         usable = [n for n, info in nodes.items() if info.get("ready") and not info.get("unschedulable")]
         if len(usable) < 2:
             reasons.append(

@@ -290,17 +290,24 @@ class Drill:
         return poll_or_last(check, deadline, interval=interval, sleep=self.sleep, clock=self.clock)
 
     def wait_redundant(self, deadline: float) -> Snapshot:
-        """The app's snapshot once it is redundant, or at the deadline (the step then refuses to run)."""
+        """The app's snapshot once it is redundant, or at the deadline (the step then refuses to run). An app
+        that is missing, or options its topology has no use for, are refused at once: no wait can help."""
 
         def check() -> tuple[bool, Snapshot]:
             snap = self.snapshot()
-            if not snap.report["exists"]:
-                raise DrillError(
-                    f"app {self.p.name} not found in namespace {self.p.namespace}: deploy it first (playbooks/app.yml)"
-                )
+            self.check_target(snap)
             return snap.report["redundant"], snap
 
         return self.poll(check, deadline)
+
+    def check_target(self, snap: Snapshot) -> DrillParams:
+        """The parameters with side and member filled in for the app found; DrillError when there is no app or
+        an option does not apply to its topology."""
+        if not snap.report["exists"]:
+            raise DrillError(
+                f"app {self.p.name} not found in namespace {self.p.namespace}: deploy it first (playbooks/app.yml)"
+            )
+        return options_for_topology(self.p, snap.report["topology"])
 
     # -- disrupting ------------------------------------------------------------------------------
     def delete_pod(self, pod: dict[str, Any]) -> float | None:
@@ -332,17 +339,13 @@ class Drill:
         p = self.p
         deadline = self.clock() + p.wait_timeout
         before = self.snapshot() if check_mode else self.wait_redundant(deadline)
-        if not before.report["exists"]:
-            raise DrillError(
-                f"app {p.name} not found in namespace {p.namespace}: deploy it first (playbooks/app.yml)"
-            )
+        p = self.p = self.check_target(before)
         if not before.report["redundant"]:
             raise DrillError(
                 f"app {p.name} is not redundant before step {p.step}, so no recovery can be measured: "
                 + "; ".join(before.report["reasons"])
             )
         topology = before.report["topology"]
-        p = self.p = options_for_topology(p, topology)
         side = self.resolve_side(before.report if self.p.side in ("a", "b") else self.snapshot(True).report)
         target = choose_target(before.pods, topology, side, p.member)
         node_name = target["spec"]["nodeName"]

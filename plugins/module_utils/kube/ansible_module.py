@@ -41,13 +41,19 @@ def run_kube_module(
     """Connect (unless the module works without a cluster this time), run body, exit with its result;
     a KubeError, or one of the capability's own `errors`, becomes one fail_json line.
 
-    A module that waits retries API blips for as long as it would wait (wait_timeout); others a few times."""
+    A module that waits retries API blips for as long as it would wait (wait_timeout); others a few times.
+    Once connected, the result (failed or not) says how many requests were repeated: `retries`."""
     waits = module.params.get("wait", True) and module.params.get("wait_timeout")
+    resources = None
     try:
-        resources = (
-            Resources(api_client_from_params(module.params), retry_window=waits or 0) if connect else None
-        )
+        if connect:
+            resources = Resources(api_client_from_params(module.params), retry_window=waits or 0)
         result = body(resources)
     except (KubeError, *errors) as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+        module.fail_json(msg=str(exc), **retries_of(resources))
+    module.exit_json(**{**result, **retries_of(resources)})
+
+
+def retries_of(resources: Resources | None) -> dict[str, int]:
+    """The `retries` result of a module that talked to a cluster (none when it did not connect)."""
+    return {} if resources is None else {"retries": resources.retries}

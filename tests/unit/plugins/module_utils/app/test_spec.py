@@ -236,6 +236,14 @@ def test_config_file_path_escaping_or_a_directory(path, fragment):
     expect_error(params, fragment)
 
 
+def test_paths_are_normalised_so_one_directory_has_one_spelling():
+    params = load_case("iris_single")
+    params["config_files"][0]["path"] = "//external/./merge//merge.cpf"
+    assert spec_from_user_params(params).config_files[0].path == "/external/merge/merge.cpf"
+    params["volumes"].append({"name": "scratch", "mount_path": "//external", "empty_dir": True})
+    expect_error(params, "'/external'")
+
+
 def test_dot_dot_in_any_mount_path():
     params = load_case("iris_single")
     params["volumes"][0]["mount_path"] = "/data/../etc"

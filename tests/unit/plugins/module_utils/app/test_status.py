@@ -30,6 +30,21 @@ def test_report_side_down_claim_unbound_budget_missing():
     ]
 
 
+def test_a_side_or_single_instance_scaled_to_0_is_down():
+    workloads = [
+        *PAIR_WORKLOADS[:1],
+        workload("d2000-server-b", "server", "server", "b", replicas=0, ready=0),
+        *PAIR_WORKLOADS[2:],
+    ]
+    report = app_report(workloads, pair_pods()[:1], BOUND, PDB, NODES)
+    assert report["redundant"] is False
+    assert report["reasons"] == ["side B is down or degraded: d2000-server-b 0/0 ready (scaled to 0)"]
+    single = [workload("iris-iris", "iris", "server", None, replicas=0, ready=0, topology="single")]
+    assert app_report(single, [], BOUND, [], NODES)["reasons"] == [
+        "iris-iris is down: 0/0 ready (scaled to 0)"
+    ]
+
+
 def test_report_single_needs_a_node_to_fail_over_to():
     workloads = [workload("iris-iris", "iris", "server", None, topology="single")]
     nodes = {"n1": NODES["n1"], "n2": {**NODES["n2"], "unschedulable": True}}

@@ -1,6 +1,6 @@
 """Resources.request against a real HTTP server on this machine that refuses, drops or answers 'not now':
 API blips are retried with backoff (bounded, or within a window), answers are not, and a POST is never
-repeated once the server may have acted on it."""
+repeated once the server may have acted on it; a module's result says how many requests it repeated."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from ansible_run import run_module
 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import (
     ConnectionSettings,
@@ -167,3 +168,20 @@ def test_with_a_window_retries_last_as_long_as_the_wait(port):
         resources.list("v1", "Namespace")
     assert sum(timing.slept) == pytest.approx(30)
     assert max(timing.slept) == 8.0 and resources.retries == len(timing.slept)
+
+
+def test_a_module_result_counts_its_retries_whether_it_succeeds_or_fails(port, tmp_path):
+    server = serve(port, [503, "drop"])
+    args = {"host": f"http://127.0.0.1:{port}"}
+    env = {"HOME": str(tmp_path), "KUBECONFIG": ""}
+    done = run_module("cluster_info", args, env=env)
+    assert not done.failed and done.result["retries"] == 2, done.result
+    server.script = [503, 403]  # a blip, then an answer: the run fails, and says it retried once
+    refused = run_module("cluster_info", args, env=env)
+    assert refused.failed and "is forbidden" in refused.result["msg"], refused.result
+    assert refused.result["retries"] == 1
+    server.script = [504]  # the module's own failure (a node missing) carries the count too
+    missing = run_module("cluster_info", {**args, "expected_nodes": ["node-1"]}, env=env)
+    assert missing.failed and "expected node(s) not ready" in missing.result["msg"], missing.result
+    assert missing.result["retries"] == 1
+    server.shutdown()
