@@ -68,6 +68,14 @@ class RealNodes:
         """A command in the node's own shell (podman exec), as an operator logged in there runs it."""
         return realnodes_cli.run(["podman", "exec", node, *argv], check=False, timeout=60)
 
+    def restore_lost_nodes(self) -> None:
+        """Start again every node a test killed, and wait until every node and system pod is back."""
+        lost = [node for node, state in self.cluster.container_states().items() if state != "running"]
+        for node in lost:
+            self.cluster.restore_node(node)
+        if lost:
+            self.cluster.wait_system_pods()
+
     def node_addresses(self) -> dict[str, str]:
         return {
             node["metadata"]["name"]: next(
@@ -91,14 +99,25 @@ class DeployedExample:
 def realnodes() -> Iterator[RealNodes]:
     cluster = realnodes_cli.Cluster(os.environ.get("RK_REALNODES_NAME", "rk-realnodes"))
     was_running = bool(cluster.container_states()) and cluster.kubeconfig.is_file() and cluster.api_answers()
+    keep = was_running or os.environ.get("RK_REALNODES_KEEP") == "1"
     try:
         cluster.start()
-        yield RealNodes(cluster)
+        nodes = RealNodes(cluster)
+        yield nodes
+        if keep:
+            nodes.restore_lost_nodes()
     except realnodes_cli.Problem as problem:
         pytest.fail(f"realnodes cluster: {problem}", pytrace=False)
     finally:
-        if not was_running and os.environ.get("RK_REALNODES_KEEP") != "1":
+        if not keep:
             cluster.stop()
+
+
+@pytest.fixture(autouse=True)
+def every_node_up(realnodes: RealNodes) -> None:
+    """A node a test killed (test_node_loss.py) comes back before the next test, not at the end of its own:
+    after the last test the cluster is removed, so nothing waits for a node only to delete it."""
+    realnodes.restore_lost_nodes()
 
 
 @pytest.fixture
