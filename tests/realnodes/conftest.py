@@ -113,6 +113,13 @@ def realnodes() -> Iterator[RealNodes]:
             cluster.stop()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def every_node_up_for_the_module(realnodes: RealNodes) -> None:
+    """every_node_up before a module's own module-scoped fixtures, which pytest sets up before any
+    function-scoped one (test_node_dns.py's node_inventory runs commands on every node)."""
+    realnodes.restore_lost_nodes()
+
+
 @pytest.fixture(autouse=True)
 def every_node_up(realnodes: RealNodes) -> None:
     """A node a test killed (test_node_loss.py) comes back before the next test, not at the end of its own:
