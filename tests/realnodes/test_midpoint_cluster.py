@@ -20,6 +20,7 @@ import pytest
 import yaml
 from conftest import DeployedExample, RealNodes
 from playbook_run import PlaybookRun, run_playbook
+from test_cluster import client_pod
 
 EXAMPLE = (
     Path(__file__).resolve().parents[2] / "inventories/midpoint_cluster/group_vars/all/midpoint_cluster.yml"
@@ -183,22 +184,8 @@ def test_one_client_stays_on_one_member_through_the_service_and_a_plain_service_
         "metadata": {"name": "midpoint-plain", "namespace": midpoint.namespace},
         "spec": {"selector": service["spec"]["selector"], "ports": [{"name": "gui", "port": 8080}]},
     }
-    client = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "client", "namespace": midpoint.namespace},
-        "spec": {
-            "terminationGracePeriodSeconds": 1,
-            "containers": [
-                {
-                    "name": "client",
-                    "image": realnodes.images["userland"],
-                    "imagePullPolicy": "Never",
-                    "command": ["sleep", "infinity"],
-                }
-            ],
-        },
-    }
+    client = client_pod("client", realnodes.nodes[0], realnodes.images["userland"])
+    client["metadata"]["namespace"] = midpoint.namespace
     realnodes.apply(plain, client)
     realnodes.wait(
         "the client pod running",
