@@ -20,6 +20,7 @@ import pytest
 import yaml
 from conftest import DeployedExample, RealNodes
 from playbook_run import PlaybookRun, run_playbook
+from support.keystore_helpers import make_certificate, pem
 from test_cluster import client_pod
 
 EXAMPLE = (
@@ -86,12 +87,13 @@ def container_ids(realnodes: RealNodes, namespace: str) -> dict[str, str]:
     }
 
 
-def page(realnodes: RealNodes, namespace: str, pod: str) -> dict:
-    """The member's own page, asked inside its container."""
+def page(realnodes: RealNodes, namespace: str, pod: str) -> dict | None:
+    """The member's own page, asked inside its container; None when it does not answer."""
     answer = realnodes.kubectl(
-        "exec", "-n", namespace, pod, "-c", "midpoint", "--", "curl", "-sf", "http://127.0.0.1:8080/midpoint/"
-    )
-    return json.loads(answer)
+        "exec", "-n", namespace, pod, "-c", "midpoint", "--",
+        "curl", "-sf", "http://127.0.0.1:8080/midpoint/", check=False,
+    )  # fmt: skip
+    return json.loads(answer) if answer else None
 
 
 def database_sql(realnodes: RealNodes, namespace: str, sql: str) -> str:
@@ -135,7 +137,7 @@ def test_midpoint_members_open_the_keystore_after_their_init_container_and_a_rer
 
         # The member's JVM opened the Secret's JCEKS keystore: the secret key and the example's extra CA.
         shown = page(realnodes, midpoint.namespace, name)
-        assert shown["nodeId"] == name
+        assert shown and shown["nodeId"] == name, shown
         opened = shown["keystore"]
         assert (opened["type"], opened["path"]) == ("JCEKS", "/opt/midpoint/mount-keystore/keystore.jceks")
         assert {k: opened["secretKey"][k] for k in ("alias", "algorithm", "bits")} == {
@@ -240,3 +242,48 @@ def test_a_member_given_the_keystore_with_a_wrong_store_password_refuses_to_star
     log = realnodes.kubectl("logs", "-n", namespace, refused["metadata"]["name"], "-c", "midpoint")
     assert "refusing to start: cannot open the keystore" in log
     assert "Keystore was tampered with, or password was incorrect" in log
+
+
+def member_pages(realnodes: RealNodes, namespace: str, count: int) -> dict[str, dict] | None:
+    """Each member's page once exactly `count` members run, all Ready; None until then."""
+    members = live_pods(realnodes, namespace, MEMBERS)
+    ready = [
+        m for m in members if all(s["ready"] for s in m["status"].get("containerStatuses", [{"ready": 0}]))
+    ]
+    if len(members) != count or len(ready) != count:
+        return None
+    pages = {m["metadata"]["name"]: page(realnodes, namespace, m["metadata"]["name"]) for m in members}
+    return pages if all(pages.values()) else None  # not while a member stops or starts in a rollout
+
+
+def test_a_ca_added_to_the_keystore_reaches_the_members_with_the_same_key_while_scaling_to_2_and_back_to_3(
+    realnodes: RealNodes, midpoint
+):
+    """keystore.yml with a second CA in the example's keystore, app.yml with 2 members: the members restart
+    (the Secret's checksum is in their template) and open the keystore again, the key as it was; then 3 again."""
+    assert midpoint.first.rc == 0, midpoint.first.explain()
+    namespace = midpoint.namespace
+    (before,) = {p["keystore"]["secretKey"]["digest"] for p in member_pages(realnodes, namespace, 3).values()}
+    keystores = yaml.safe_load(EXAMPLE.read_text())["rk_keystores"]
+    keystores[0]["entries"].append(
+        {"alias": "second-ca", "certificate": pem(make_certificate("second CA")[0])}
+    )
+    added = {**midpoint.extra_vars, "rk_keystores": keystores}
+
+    for replicas in (2, 3):
+        deploy = run({**added, "midpoint_replicas": replicas})
+        assert deploy.rc == 0, deploy.explain()
+        pages = realnodes.wait(
+            f"{replicas} members Ready, each started with the second CA",
+            lambda count=replicas: (
+                (found := member_pages(realnodes, namespace, count))
+                and all(len(p["keystore"]["trustedCertificates"]) == 2 for p in found.values())
+                and found
+            ),
+        )
+        assert sorted(pages) == [f"midpoint-midpoint-{i}" for i in range(replicas)]
+        for name, shown in pages.items():
+            assert shown["nodeId"] == name
+            assert shown["keystore"]["secretKey"]["digest"] == before, name  # the key was kept, byte for byte
+            assert [c["alias"] for c in shown["keystore"]["trustedCertificates"]] == ["extra-ca", "second-ca"]
+        print(f"midpoint cluster: keystore with a second CA and {replicas} members in {deploy.seconds:.0f} s")

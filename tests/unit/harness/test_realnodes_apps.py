@@ -19,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from support.keystore_helpers import der
 
 from ansible_collections.redundant.kube.plugins.module_utils.keystore.model import (
     SecretKeyEntry,
@@ -392,7 +392,7 @@ def codec_keystore(ca_certs, key: bytes, key_password: str) -> bytes:
     """A JCEKS keystore as the keystore module writes it: the secret key `default` and the CA `extra-ca`."""
     entries = [
         SecretKeyEntry("default", algorithm="AES", key=key),
-        TrustedCertEntry("extra-ca", certificate=ca_certs[0].public_bytes(serialization.Encoding.DER)),
+        TrustedCertEntry("extra-ca", certificate=der(ca_certs[0])),
     ]
     return Keystore("jceks", entries).dump("changeit", {"default": key_password})
 
