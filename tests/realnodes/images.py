@@ -220,9 +220,16 @@ def deb_layer(name: str, packages: tuple[str, ...], suite: str) -> Path:
             f"which must be Debian {suite} like the userland; this machine is {release.get('PRETTY_NAME', '?')}"
         )
     apt = ["apt-get", "-o", "APT::Sandbox::User=root"]
-    uris = subprocess.run(
-        [*apt, "download", "--print-uris", *packages], check=True, capture_output=True, text=True
-    ).stdout.split("\n")
+    with (
+        tempfile.TemporaryDirectory() as empty
+    ):  # apt announces no file that is already where it would write it
+        uris = subprocess.run(
+            [*apt, "download", "--print-uris", *packages],
+            cwd=empty,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split("\n")
     debs = sorted(line.split()[1:4:2] for line in uris if line.startswith("'"))  # [file name, SHA256:...]
     if len(debs) != len(packages):
         raise SystemExit(
@@ -238,10 +245,11 @@ def deb_layer(name: str, packages: tuple[str, ...], suite: str) -> Path:
         downloads, root = Path(work, "debs"), Path(work, "root")
         downloads.mkdir()
         subprocess.run([*apt, "download", *packages], cwd=downloads, check=True, capture_output=True)
-        for file_name, checksum in debs:
-            deb = downloads / file_name.replace("%3a", ":")
-            if f"SHA256:{hashlib.sha256(deb.read_bytes()).hexdigest()}" != checksum:
-                raise SystemExit(f"realnodes images: {deb.name} does not have the SHA-256 apt announced")
+        fetched = sorted(downloads.glob("*.deb"))
+        checksums = sorted(f"SHA256:{hashlib.sha256(deb.read_bytes()).hexdigest()}" for deb in fetched)
+        if checksums != sorted(checksum for _, checksum in debs):
+            raise SystemExit(f"realnodes images: {', '.join(packages)} are not the files apt announced")
+        for deb in fetched:
             subprocess.run(["dpkg-deb", "--extract", str(deb), str(root)], check=True)
         pack_layer(str(root), layer, DEB_LAYER_EXCLUDES)
     return layer
