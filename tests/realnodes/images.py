@@ -17,6 +17,8 @@ From the pinned Go modules (tests/cluster/versions.env, tests/realnodes/versions
                                           one layer on the userland layer, tagged 1-<layer digest>
   localhost/redundant-kube-test/d2000/<process>   the D2000-like pair: one image per process as the
                                           example names them, one layer, the process as argument
+  localhost/redundant-kube-test/postgres  Debian's PostgreSQL server, from its .debs in a layer of its own
+                                          between the userland and the app (TEST_APP_DEBS)
 All of them go into one docker-archive (the userland layer stored once) that `ctr images import`
 reads. Everything is cached in $RK_CACHE/realnodes under names holding the pinned versions (the
 archive under a digest of its contents), so a second run only checks. Progress goes to stderr.
@@ -50,10 +52,26 @@ TEST_APPS = HERE / "apps"
 TEST_IMAGES = "localhost/redundant-kube-test"
 # Each test application's entrypoint; tests/realnodes/apps/<app>/ is its layer's root.
 TEST_APP_ENTRYPOINTS = {
-    "iris": "/usr/local/bin/iris-main",
-    "dolphindb": "/usr/local/bin/dolphindb-like",
-    "d2000": "/usr/local/bin/d2000-like",
+    "iris": ("/usr/local/bin/iris-main",),
+    "dolphindb": ("/usr/local/bin/dolphindb-like",),
+    "d2000": ("/usr/local/bin/d2000-like",),
+    "midpoint": ("/opt/midpoint/bin/midpoint.sh", "container"),
+    "postgres": ("/usr/local/bin/postgres-like",),
 }
+# Test applications that need Debian packages the userland lacks get them in a layer of their own, between the
+# userland and the app (`apt-get download` of the suite's packages, `dpkg-deb -x`): the userland layer every
+# node imports at start stays as it is. PostgreSQL's server: the package and the two libraries it links that the
+# userland does not have (its client and libpq are there already).
+TEST_APP_DEBS = {"postgres": ("postgresql-15", "libicu72", "libxml2")}
+# Left out of those layers: PostgreSQL's JIT (it would need libllvm, some 100 MB; without the file the server
+# runs without JIT), documentation and translations.
+DEB_LAYER_EXCLUDES = (
+    "./usr/lib/postgresql/*/lib/llvmjit*",
+    "./usr/lib/postgresql/*/lib/bitcode",
+    "./usr/share/doc",
+    "./usr/share/man",
+    "./usr/share/locale",
+)
 # Test applications whose example names an image per process (`<registry>/<process>:<version>`): one image
 # each, the same layers, the process given to the entrypoint as its argument.
 TEST_APP_PROCESSES = {"d2000": ("server", "clc", "evh", "eds", "kom", "web", "arc")}
@@ -152,28 +170,88 @@ def userland_rootfs(suite: str, packages: str) -> Path:
             raise SystemExit("realnodes images: debootstrap failed:\n" + "\n".join(tail))
         # The runtime provides /dev, /proc, /sys and resolv.conf; package lists and caches only weigh.
         log("packing the userland layer")
-        partial = layer.with_suffix(".partial")
-        subprocess.run(
-            [
-                "tar",
-                "--numeric-owner",
-                "--sort=name",
-                "--mtime=@0",
-                "--exclude=./dev/*",
-                "--exclude=./proc/*",
-                "--exclude=./sys/*",
-                "--exclude=./etc/resolv.conf",
-                "--exclude=./var/cache/apt/*",
-                "--exclude=./var/lib/apt/lists/*",
-                "-C",
-                root,
-                "-cf",
-                str(partial),
-                ".",
-            ],
-            check=True,
+        pack_layer(
+            root,
+            layer,
+            (
+                "./dev/*",
+                "./proc/*",
+                "./sys/*",
+                "./etc/resolv.conf",
+                "./var/cache/apt/*",
+                "./var/lib/apt/lists/*",
+            ),
         )
-        partial.rename(layer)
+    return layer
+
+
+def pack_layer(root: str, layer: Path, excludes: tuple[str, ...]) -> None:
+    """The directory `root` as a layer tarball (sorted, mtime 0, numeric owners: the same files give the same
+    bytes), without the paths matching `excludes`."""
+    partial = layer.with_suffix(".partial")
+    subprocess.run(
+        [
+            "tar",
+            "--numeric-owner",
+            "--sort=name",
+            "--mtime=@0",
+            *(f"--exclude={pattern}" for pattern in excludes),
+            "-C",
+            root,
+            "-cf",
+            str(partial),
+            ".",
+        ],
+        check=True,
+    )
+    partial.rename(layer)
+
+
+def deb_layer(name: str, packages: tuple[str, ...], suite: str) -> Path:
+    """A layer tarball of `packages` from this machine's apt sources, which must be the userland's suite (the
+    libraries must match). Named by the .debs apt would fetch (file names and SHA-256): a new point release makes
+    a new layer, the same one is reused without a download."""
+    release = dict(
+        line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line
+    )
+    if release.get("VERSION_CODENAME", "").strip('"') != suite:
+        raise SystemExit(
+            f"realnodes images: the {name} test image takes {', '.join(packages)} from this machine's apt sources, "
+            f"which must be Debian {suite} like the userland; this machine is {release.get('PRETTY_NAME', '?')}"
+        )
+    apt = ["apt-get", "-o", "APT::Sandbox::User=root"]
+    with (
+        tempfile.TemporaryDirectory() as empty
+    ):  # apt announces no file that is already where it would write it
+        uris = subprocess.run(
+            [*apt, "download", "--print-uris", *packages],
+            cwd=empty,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split("\n")
+    debs = sorted(line.split()[1:4:2] for line in uris if line.startswith("'"))  # [file name, SHA256:...]
+    if len(debs) != len(packages):
+        raise SystemExit(
+            f"realnodes images: apt knows {len(debs)} of {', '.join(packages)} (apt-get update?)"
+        )
+    key = hashlib.sha256(json.dumps([debs, DEB_LAYER_EXCLUDES]).encode()).hexdigest()[:12]
+    layer = OUT / "layers" / f"debs-{name}-{key}.tar"
+    if layer.is_file():
+        return layer
+    log(f"{name}: apt-get download {' '.join(packages)}, unpacked into a layer of their own")
+    layer.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=OUT) as work:
+        downloads, root = Path(work, "debs"), Path(work, "root")
+        downloads.mkdir()
+        subprocess.run([*apt, "download", *packages], cwd=downloads, check=True, capture_output=True)
+        fetched = sorted(downloads.glob("*.deb"))
+        checksums = sorted(f"SHA256:{hashlib.sha256(deb.read_bytes()).hexdigest()}" for deb in fetched)
+        if checksums != sorted(checksum for _, checksum in debs):
+            raise SystemExit(f"realnodes images: {', '.join(packages)} are not the files apt announced")
+        for deb in fetched:
+            subprocess.run(["dpkg-deb", "--extract", str(deb), str(root)], check=True)
+        pack_layer(str(root), layer, DEB_LAYER_EXCLUDES)
     return layer
 
 
@@ -297,19 +375,23 @@ def write_archive(images: list[Image], digests: dict[Path, str]) -> Path:
     return archive_path
 
 
-def test_app_images(layers: dict[str, Path], digests: dict[Path, str], userland: Path) -> dict[str, Image]:
-    """The test applications' images on the userland layer, keyed as the build's description lists them:
-    `test-<app>`, or `test-<app>/<process>` for an app with an image per process."""
+def test_app_images(
+    layers: dict[str, Path], deb_layers: dict[str, Path], digests: dict[Path, str], userland: Path
+) -> dict[str, Image]:
+    """The test applications' images on the userland layer (and their packages' layer, if any), keyed as the
+    build's description lists them: `test-<app>`, or `test-<app>/<process>` for an app with an image per
+    process. The tag names the app's own layer, and its packages' layer when it has one."""
     found = {}
     for name, layer in layers.items():
-        tag = f"1-{digests[layer][:12]}"
+        below = (userland, *([deb_layers[name]] if name in deb_layers else []))
+        tag = "1-" + "-".join(digests[own][:12] for own in (*below[1:], layer))
         entrypoint = TEST_APP_ENTRYPOINTS[name]
         if name in TEST_APP_PROCESSES:
             for process in TEST_APP_PROCESSES[name]:
                 reference = f"{TEST_IMAGES}/{name}/{process}:{tag}"
-                found[f"test-{name}/{process}"] = Image(reference, (userland, layer), (entrypoint, process))
+                found[f"test-{name}/{process}"] = Image(reference, (*below, layer), (*entrypoint, process))
         else:
-            found[f"test-{name}"] = Image(f"{TEST_IMAGES}/{name}:{tag}", (userland, layer), (entrypoint,))
+            found[f"test-{name}"] = Image(f"{TEST_IMAGES}/{name}:{tag}", (*below, layer), entrypoint)
     return found
 
 
@@ -379,9 +461,16 @@ def build() -> Path:
         ),
     }
     test_layers = {name: app_layer(name) for name in TEST_APP_ENTRYPOINTS}
-    digests = {layer: cached_sha256(layer) for layer in [userland, *layers.values(), *test_layers.values()]}
+    deb_layers = {
+        name: deb_layer(name, packages, versions["USERLAND_SUITE"])
+        for name, packages in TEST_APP_DEBS.items()
+    }
+    digests = {
+        layer: cached_sha256(layer)
+        for layer in [userland, *layers.values(), *test_layers.values(), *deb_layers.values()]
+    }
     userland_ref = f"{LOCAL}/userland:{versions['USERLAND_SUITE']}-{digests[userland][:12]}"
-    test_images = test_app_images(test_layers, digests, userland)
+    test_images = test_app_images(test_layers, deb_layers, digests, userland)
     refs = {
         "kube-proxy": f"registry.k8s.io/kube-proxy:{versions['KUBE_VERSION']}",
         "coredns": coredns_ref,

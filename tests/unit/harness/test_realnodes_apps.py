@@ -5,6 +5,8 @@ containers they are exercised by tests/realnodes (the realnodes tier)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import shutil
 import socket
@@ -17,6 +19,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support.keystore_helpers import der
+
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.model import (
+    SecretKeyEntry,
+    TrustedCertEntry,
+)
+from ansible_collections.redundant.kube.plugins.module_utils.keystore.store import Keystore
 
 REALNODES = Path(__file__).resolve().parents[2] / "realnodes"
 sys.path.insert(0, str(REALNODES))
@@ -46,15 +55,15 @@ def test_app_layers_are_reproducible_and_named_by_their_content(tmp_path, monkey
 
 @pytest.mark.parametrize("app", sorted(images.TEST_APP_ENTRYPOINTS))
 def test_every_test_image_entrypoint_is_an_executable_of_its_layer(app):
-    path = REALNODES / "apps" / app / images.TEST_APP_ENTRYPOINTS[app].lstrip("/")
+    path = REALNODES / "apps" / app / images.TEST_APP_ENTRYPOINTS[app][0].lstrip("/")
     assert path.is_file() and path.stat().st_mode & 0o111, path
-    assert path.read_text().startswith("#!/usr/bin/python3\n")  # the userland image's Python
+    assert path.read_text().split("\n", 1)[0] in ("#!/usr/bin/python3", "#!/bin/bash")  # the userland's
 
 
 def test_the_d2000_like_pair_has_an_image_per_process_as_the_example_names_them(tmp_path):
     layers = {"d2000": tmp_path / "d2000.tar", "iris": tmp_path / "iris.tar"}
     digests = {layers["d2000"]: "d" * 64, layers["iris"]: "e" * 64}
-    found = images.test_app_images(layers, digests, tmp_path / "userland.tar")
+    found = images.test_app_images(layers, {}, digests, tmp_path / "userland.tar")
     assert found["test-iris"].reference == "localhost/redundant-kube-test/iris:1-eeeeeeeeeeee"
     servers = {key: image for key, image in found.items() if key.startswith("test-d2000/")}
     assert sorted(servers) == sorted(f"test-d2000/{p}" for p in images.TEST_APP_PROCESSES["d2000"])
@@ -62,6 +71,20 @@ def test_the_d2000_like_pair_has_an_image_per_process_as_the_example_names_them(
     assert server.reference == "localhost/redundant-kube-test/d2000/server:1-dddddddddddd"
     assert server.entrypoint == ("/usr/local/bin/d2000-like", "server")
     assert {image.layers for image in servers.values()} == {(tmp_path / "userland.tar", layers["d2000"])}
+
+
+def test_an_app_with_debian_packages_gets_their_layer_between_the_userland_and_its_own(tmp_path):
+    userland, debs, app = tmp_path / "userland.tar", tmp_path / "debs.tar", tmp_path / "postgres.tar"
+    found = images.test_app_images(
+        {"postgres": app}, {"postgres": debs}, {debs: "a" * 64, app: "b" * 64}, userland
+    )
+    assert found["test-postgres"].layers == (userland, debs, app)
+    # A new point release of the packages is a new tag, as a changed program is.
+    assert (
+        found["test-postgres"].reference
+        == "localhost/redundant-kube-test/postgres:1-aaaaaaaaaaaa-bbbbbbbbbbbb"
+    )
+    assert found["test-postgres"].entrypoint == ("/usr/local/bin/postgres-like",)
 
 
 def iris(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -339,3 +362,79 @@ def test_d2000_like_processes_refuse_to_start_without_a_license_or_a_server(
         check=False,
     )
     assert done.returncode == 1 and refusal in done.stdout, done
+
+
+MIDPOINT = REALNODES / "apps" / "midpoint" / "opt" / "midpoint"
+
+
+def midpoint_member(tmp_path: Path, java_tools, keystore: bytes, store_password: str) -> subprocess.Popen:
+    """The midPoint-like member's JVM (MidpointLike.java run from source, as its image runs it) over a keystore
+    file, with the example's variables."""
+    (tmp_path / "keystore.jceks").write_bytes(keystore)
+    (tmp_path / "keystore").write_text(store_password)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MP_SET_midpoint_nodeIdSource": "hostname",
+        "MP_SET_midpoint_keystore_keyStorePath": str(tmp_path / "keystore.jceks"),
+        "MP_SET_midpoint_keystore_keyStorePassword_FILE": str(tmp_path / "keystore"),
+    }
+    source = MIDPOINT / "lib" / "MidpointLike.java"
+    return subprocess.Popen(
+        [java_tools.java, "-Xmx64m", "-XX:+UseSerialGC", str(source)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def codec_keystore(ca_certs, key: bytes, key_password: str) -> bytes:
+    """A JCEKS keystore as the keystore module writes it: the secret key `default` and the CA `extra-ca`."""
+    entries = [
+        SecretKeyEntry("default", algorithm="AES", key=key),
+        TrustedCertEntry("extra-ca", certificate=der(ca_certs[0])),
+    ]
+    return Keystore("jceks", entries).dump("changeit", {"default": key_password})
+
+
+def test_midpoint_like_member_opens_the_keystore_module_writes_with_a_real_jvm(
+    tmp_path, java_tools, ca_certs
+):
+    key = bytes(range(16))
+    member = midpoint_member(tmp_path, java_tools, codec_keystore(ca_certs, key, "midpoint"), "changeit\n")
+    try:
+        assert member.stdout is not None
+        # The keystore is reported before the HTTP port is bound: nothing here depends on 8080 being free.
+        lines = [member.stdout.readline() for _ in range(2)]
+    finally:
+        member.kill()
+        member.wait()
+    node_id = Path("/proc/sys/kernel/hostname").read_text().strip()
+    assert lines[0] == f"midpoint-like: node id {node_id} (from the host name)\n", lines
+    opened = json.loads(lines[1].removeprefix("midpoint-like: keystore "))
+    digest = base64.b64encode(hashlib.sha1(key).digest()).decode()  # midPoint names a key by this digest
+    assert opened["type"] == "JCEKS"
+    assert opened["secretKey"] == {"alias": "default", "algorithm": "AES", "bits": 128, "digest": digest}
+    (certificate,) = opened["trustedCertificates"]
+    assert (certificate["alias"], certificate["subject"]) == ("extra-ca", "CN=Test Root CA")
+
+
+@pytest.mark.parametrize(
+    ("key_password", "store_password", "reason"),
+    [
+        ("midpoint", "wrong", "Keystore was tampered with, or password was incorrect"),
+        # midPoint recovers its keys with its fixed password "midpoint": a key sealed with another is unusable.
+        ("changeit", "changeit", "UnrecoverableKeyException"),
+    ],
+    ids=["wrong-store-password", "key-not-sealed-with-midpoints-key-password"],
+)
+def test_midpoint_like_member_refuses_a_keystore_it_cannot_open(
+    tmp_path, java_tools, ca_certs, key_password, store_password, reason
+):
+    keystore = codec_keystore(ca_certs, bytes(16), key_password)
+    member = midpoint_member(tmp_path, java_tools, keystore, store_password)
+    stdout, stderr = member.communicate(timeout=120)
+    assert member.returncode == 1 and not stdout, (stdout, stderr)
+    assert (
+        stderr.startswith("midpoint-like: refusing to start: cannot open the keystore: ") and reason in stderr
+    )
