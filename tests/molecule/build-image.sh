@@ -12,7 +12,10 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
 # What a bare node has before our roles run: an init, Python for Ansible (python3-apt is what
 # ansible.builtin.apt needs), and the tools every Debian server has. Anything a role installs
 # (nfs-common, open-iscsi, systemd-resolved, kmod, ...) stays out, so converge proves the install.
-packages=systemd,systemd-sysv,dbus,python3,python3-apt,procps,iproute2
+# openssh-server is how Ansible reaches the hosts: ssh with pipelining and one persistent connection per
+# host, its transport `podman exec` of sshd in inetd mode (rk-sshd-stdio below; nothing listens on the
+# network). About 2.5 times faster per task than the podman connection, which cannot pipeline.
+packages=systemd,systemd-sysv,dbus,python3,python3-apt,procps,iproute2,openssh-server
 suite=bookworm
 
 key=$(sha256sum "$0" | cut -c1-12)
@@ -41,6 +44,20 @@ if [ ! -s "$tarball" ]; then
   for unit in getty@tty1.service serial-getty@.service console-getty.service systemd-firstboot.service; do
     ln -sfn /dev/null "$root/etc/systemd/system/$unit"
   done
+  # sshd runs only on a connection's stdin and stdout (rk-sshd-stdio, started by `podman exec`): no listener.
+  ln -sfn /dev/null "$root/etc/systemd/system/ssh.service"
+  ln -sfn /dev/null "$root/etc/systemd/system/ssh.socket"
+  cat >"$root/usr/local/sbin/rk-sshd-stdio" <<'SCRIPT'
+#!/bin/sh
+# The test hosts' ssh transport: one sshd on stdin/stdout, started by `podman exec -i HOST rk-sshd-stdio`
+# (the ProxyCommand of extensions/molecule/config.yml and tests/realnodes). Root with an empty password is
+# let in only here; whoever can run podman exec is root in the container already.
+mkdir -p /run/sshd
+exec /usr/sbin/sshd -i -o PermitRootLogin=yes -o PermitEmptyPasswords=yes -o PasswordAuthentication=yes \
+  -o UsePAM=no -o LogLevel=ERROR
+SCRIPT
+  chmod 0755 "$root/usr/local/sbin/rk-sshd-stdio"
+  sed -i 's/^root:[^:]*:/root::/' "$root/etc/shadow"
   echo "redundant-kube-test" > "$root/etc/hostname"
   : > "$root/etc/machine-id"
   # debootstrap copied this machine's resolver configuration; podman provides one at run time.

@@ -54,6 +54,13 @@ HOST_SYSCTLS = (
 )
 
 
+def node_connection() -> dict[str, object]:
+    """How Ansible reaches a node container: the molecule hosts' ssh through `podman exec` (the node image is
+    the molecule image), from extensions/molecule/config.yml, the one place it is written."""
+    config = yaml.safe_load((REPO / "extensions/molecule/config.yml").read_text())
+    return config["provisioner"]["connection_options"]
+
+
 class Problem(Exception):
     """A one-line reason the command cannot go on (no traceback for the user)."""
 
@@ -218,10 +225,7 @@ class Cluster:
     def _converge(self, description: dict, addresses: dict[str, str]) -> None:
         inventory = {
             "all": {
-                "vars": {
-                    "ansible_connection": "containers.podman.podman",
-                    "ansible_python_interpreter": "/usr/bin/python3",
-                },
+                "vars": {**node_connection(), "ansible_python_interpreter": "/usr/bin/python3"},
                 "children": {
                     "kubeadm_control_plane": {
                         "hosts": {

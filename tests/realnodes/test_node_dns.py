@@ -28,7 +28,7 @@ def node_inventory(realnodes: RealNodes, tmp_path_factory: pytest.TempPathFactor
     (inventory / "group_vars").mkdir()
     (inventory / "group_vars" / "k8s_nodes.yml").symlink_to(NODE_VARS)
     node = {
-        "ansible_connection": "containers.podman.podman",
+        **realnodes_cli.node_connection(),
         "ansible_python_interpreter": "/usr/bin/python3",
         # The test is root in the node already; the node image has su, not sudo.
         "ansible_become_method": "su",
