@@ -247,7 +247,7 @@ def deb_layer(name: str, packages: tuple[str, ...], suite: str) -> Path:
         subprocess.run([*apt, "download", *packages], cwd=downloads, check=True, capture_output=True)
         fetched = sorted(downloads.glob("*.deb"))
         checksums = sorted(f"SHA256:{hashlib.sha256(deb.read_bytes()).hexdigest()}" for deb in fetched)
-        if checksums != sorted(checksum for _, checksum in debs):
+        if checksums != sorted(checksum for _package, checksum in debs):
             raise SystemExit(f"realnodes images: {', '.join(packages)} are not the files apt announced")
         for deb in fetched:
             subprocess.run(["dpkg-deb", "--extract", str(deb), str(root)], check=True)

@@ -57,7 +57,10 @@ def test_app_layers_are_reproducible_and_named_by_their_content(tmp_path, monkey
 def test_every_test_image_entrypoint_is_an_executable_of_its_layer(app):
     path = REALNODES / "apps" / app / images.TEST_APP_ENTRYPOINTS[app][0].lstrip("/")
     assert path.is_file() and path.stat().st_mode & 0o111, path
-    assert path.read_text().split("\n", 1)[0] in ("#!/usr/bin/python3", "#!/bin/bash")  # the userland's
+    assert path.read_text().split("\n", 1)[0] in (
+        "#!/usr/bin/python3",
+        "#!/usr/bin/env bash",
+    )  # the userland's
 
 
 def test_the_d2000_like_pair_has_an_image_per_process_as_the_example_names_them(tmp_path):
@@ -405,7 +408,7 @@ def test_midpoint_like_member_opens_the_keystore_module_writes_with_a_real_jvm(
     try:
         assert member.stdout is not None
         # The keystore is reported before the HTTP port is bound: nothing here depends on 8080 being free.
-        lines = [member.stdout.readline() for _ in range(2)]
+        lines = [member.stdout.readline(), member.stdout.readline()]
     finally:
         member.kill()
         member.wait()

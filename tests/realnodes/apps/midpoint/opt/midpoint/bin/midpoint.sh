@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The midPoint-like cluster's member (NOT Evolveum midPoint): the two commands of midPoint's image the
 # midpoint_cluster example uses, for the variables it sets.
 #   midpoint.sh init-native   the example's mp-config-init: writes the member's home (config.xml and its
