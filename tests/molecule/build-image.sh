@@ -14,8 +14,9 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
 # (nfs-common, open-iscsi, systemd-resolved, kmod, ...) stays out, so converge proves the install.
 # openssh-server is how Ansible reaches the hosts: ssh with pipelining and one persistent connection per
 # host, its transport `podman exec` of sshd in inetd mode (rk-sshd-stdio below; nothing listens on the
-# network). About 2.5 times faster per task than the podman connection, which cannot pipeline.
-packages=systemd,systemd-sysv,dbus,python3,python3-apt,procps,iproute2,openssh-server
+# network). About 2.5 times faster per task than the podman connection, which cannot pipeline. sudo: the
+# playbooks become root with it, Ansible's default, as on the servers they are written for.
+packages=systemd,systemd-sysv,dbus,python3,python3-apt,procps,iproute2,openssh-server,sudo
 suite=bookworm
 
 key=$(sha256sum "$0" | cut -c1-12)

@@ -30,8 +30,6 @@ def node_inventory(realnodes: RealNodes, tmp_path_factory: pytest.TempPathFactor
     node = {
         **realnodes_cli.node_connection(),
         "ansible_python_interpreter": "/usr/bin/python3",
-        # The test is root in the node already; the node image has su, not sudo.
-        "ansible_become_method": "su",
         # This machine's kernel has no dummy interfaces: the link is the veth made below (the role's own dummy
         # is made in the VM tier).
         "dns_resolver_cluster_dns_link_create": False,
