@@ -220,9 +220,8 @@ def deb_layer(name: str, packages: tuple[str, ...], suite: str) -> Path:
             f"which must be Debian {suite} like the userland; this machine is {release.get('PRETTY_NAME', '?')}"
         )
     apt = ["apt-get", "-o", "APT::Sandbox::User=root"]
-    with (
-        tempfile.TemporaryDirectory() as empty
-    ):  # apt announces no file that is already where it would write it
+    # In an empty directory: apt announces no file that is already where it would write it.
+    with tempfile.TemporaryDirectory() as empty:
         uris = subprocess.run(
             [*apt, "download", "--print-uris", *packages],
             cwd=empty,
@@ -383,15 +382,16 @@ def test_app_images(
     process. The tag names the app's own layer, and its packages' layer when it has one."""
     found = {}
     for name, layer in layers.items():
-        below = (userland, *([deb_layers[name]] if name in deb_layers else []))
-        tag = "1-" + "-".join(digests[own][:12] for own in (*below[1:], layer))
+        # The app's own layers: its packages' layer if it has one, then its program's.
+        own = (*((deb_layers[name],) if name in deb_layers else ()), layer)
+        tag = "1-" + "-".join(digests[part][:12] for part in own)
         entrypoint = TEST_APP_ENTRYPOINTS[name]
         if name in TEST_APP_PROCESSES:
             for process in TEST_APP_PROCESSES[name]:
                 reference = f"{TEST_IMAGES}/{name}/{process}:{tag}"
-                found[f"test-{name}/{process}"] = Image(reference, (*below, layer), (*entrypoint, process))
+                found[f"test-{name}/{process}"] = Image(reference, (userland, *own), (*entrypoint, process))
         else:
-            found[f"test-{name}"] = Image(f"{TEST_IMAGES}/{name}:{tag}", (*below, layer), entrypoint)
+            found[f"test-{name}"] = Image(f"{TEST_IMAGES}/{name}:{tag}", (userland, *own), entrypoint)
     return found
 
 
