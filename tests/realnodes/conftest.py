@@ -53,6 +53,14 @@ class RealNodes:
     def get(self, *args: str) -> dict:
         return json.loads(self.kubectl("get", *args, "--output", "json"))
 
+    def live_pods(self, namespace: str, selector: str) -> list[dict]:
+        """The pods the selector matches that are not being deleted, by name."""
+        pods = self.get("pods", "-n", namespace, "-l", selector)["items"]
+        return sorted(
+            (p for p in pods if not p["metadata"].get("deletionTimestamp")),
+            key=lambda p: p["metadata"]["name"],
+        )
+
     def wait(self, describe: str, condition, timeout: float = 180, interval: float = 2):
         """Polls `condition()` until it returns something truthy; fails naming `describe`."""
         deadline = time.monotonic() + timeout

@@ -104,8 +104,7 @@ def d2000(realnodes: RealNodes) -> Iterator[DeployedExample]:
 
 
 def live_pods(realnodes: RealNodes, namespace: str) -> list[dict]:
-    pods = realnodes.get("pods", "-n", namespace, "-l", "app.kubernetes.io/instance=d2000")["items"]
-    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    return realnodes.live_pods(namespace, "app.kubernetes.io/instance=d2000")
 
 
 def labels(pod: dict) -> tuple[str, str]:

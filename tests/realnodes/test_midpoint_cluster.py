@@ -71,18 +71,11 @@ def midpoint(realnodes: RealNodes) -> Iterator[DeployedExample]:
         realnodes.kubectl("delete", "namespace", namespace, "--wait=false", check=False)
 
 
-def live_pods(realnodes: RealNodes, namespace: str, selector: str) -> list[dict]:
-    pods = realnodes.get("pods", "-n", namespace, "-l", selector)["items"]
-    return sorted(
-        (p for p in pods if not p["metadata"].get("deletionTimestamp")), key=lambda p: p["metadata"]["name"]
-    )
-
-
 def container_ids(realnodes: RealNodes, namespace: str) -> dict[str, str]:
     return {
         pod["metadata"]["name"]: status["containerID"]
         for selector in (MEMBERS, DATABASE)
-        for pod in live_pods(realnodes, namespace, selector)
+        for pod in realnodes.live_pods(namespace, selector)
         for status in pod["status"]["containerStatuses"]
     }
 
@@ -97,7 +90,7 @@ def page(realnodes: RealNodes, namespace: str, pod: str) -> dict | None:
 
 
 def database_sql(realnodes: RealNodes, namespace: str, sql: str) -> str:
-    (db,) = live_pods(realnodes, namespace, DATABASE)
+    (db,) = realnodes.live_pods(namespace, DATABASE)
     return realnodes.kubectl(
         "exec", "-n", namespace, db["metadata"]["name"], "--",
         "psql", "-U", "midpoint", "-d", "midpoint", "-tAc", sql,
@@ -108,10 +101,10 @@ def test_midpoint_members_open_the_keystore_after_their_init_container_and_a_rer
     realnodes: RealNodes, midpoint
 ):
     assert midpoint.first.rc == 0, midpoint.first.explain()
-    members = live_pods(realnodes, midpoint.namespace, MEMBERS)
+    members = realnodes.live_pods(midpoint.namespace, MEMBERS)
     assert len(members) == 3
     assert len({m["spec"]["nodeName"] for m in members}) == 3, [m["spec"]["nodeName"] for m in members]
-    (db,) = live_pods(realnodes, midpoint.namespace, DATABASE)
+    (db,) = realnodes.live_pods(midpoint.namespace, DATABASE)
     for pod in [*members, db]:
         (status,) = pod["status"]["containerStatuses"]
         assert pod["status"]["phase"] == "Running" and status["ready"] and "running" in status["state"], pod
@@ -193,7 +186,7 @@ def test_one_client_stays_on_one_member_through_the_service_and_a_plain_service_
         "the client pod running",
         lambda: realnodes.get("pod", "client", "-n", midpoint.namespace)["status"].get("phase") == "Running",
     )
-    members = {m["metadata"]["name"] for m in live_pods(realnodes, midpoint.namespace, MEMBERS)}
+    members = {m["metadata"]["name"] for m in realnodes.live_pods(midpoint.namespace, MEMBERS)}
     sticky = node_ids_seen(realnodes, midpoint.namespace, "client", "midpoint")
     assert len(sticky) == REQUESTS and len(set(sticky)) == 1 and set(sticky) <= members, sticky
     spread = node_ids_seen(realnodes, midpoint.namespace, "client", "midpoint-plain")
@@ -246,7 +239,7 @@ def test_a_member_given_the_keystore_with_a_wrong_store_password_refuses_to_star
 
 def member_pages(realnodes: RealNodes, namespace: str, count: int) -> dict[str, dict] | None:
     """Each member's page once exactly `count` members run, all Ready; None until then."""
-    members = live_pods(realnodes, namespace, MEMBERS)
+    members = realnodes.live_pods(namespace, MEMBERS)
     ready = [
         m for m in members if all(s["ready"] for s in m["status"].get("containerStatuses", [{"ready": 0}]))
     ]
