@@ -324,12 +324,15 @@ options:
       - They see only the volumes O(init_containers[].volume_mounts) names, at the paths given there; they get the
         side (O(side_env)), instance and member id (O(member_id_env)) variables the container gets, plus their own
         O(init_containers[].env).
+      - They run after the module's own init containers (names starting with C(rk-), such as the O(odbc) copy).
     type: list
     elements: dict
     default: []
     suboptions:
       name:
-        description: Container name; must differ from every workload's name and from the other init containers'.
+        description: >-
+          Container name; must differ from every workload's name and from the other init containers', and not start
+          with C(rk-) (the module's own).
         type: str
         required: true
       image: *image
@@ -453,9 +456,14 @@ options:
         elements: str
   odbc:
     description:
-      - Renders an C(odbc.ini), mounts it at O(odbc.path) and exports C(ODBCINI). Every DSN gets
-        C(KeepaliveTime = 60) and C(KeepaliveInterval = 60) unless it sets them, so idle database connections
-        through firewalls stay alive. Keep passwords out of it (use O(env_from_secrets), e.g. C(PGPASSWORD)).
+      - Renders an C(odbc.ini) into a ConfigMap, puts a writable copy of it at O(odbc.path) and exports C(ODBCINI).
+        Every DSN gets C(KeepaliveTime = 60) and C(KeepaliveInterval = 60) unless it sets them, so idle database
+        connections through firewalls stay alive. Keep passwords out of it (use O(env_from_secrets), e.g.
+        C(PGPASSWORD)).
+      - The copy is writable because unixODBC reads the file C(ODBCINI) names only if it can open it for appending,
+        so from a read-only mount the driver gets none of the DSN's settings. An init container named C(rk-odbc-ini),
+        of the workload's own image, resources and security context, runs C(cp) from the ConfigMap into an
+        C(emptyDir) before the container starts, so the image must have C(cp) on its C(PATH).
     type: dict
     suboptions:
       path:

@@ -4,7 +4,9 @@ that behaves like it where the collection relies on it). The example is changed 
 images' registry and version, this cluster's storage class, the namespace and the kubeconfig.
 
 What the servers report is read from inside their containers (`d2000-like state server`); which side is HOT
-only through `redundant.kube.app_info` (the example's exec active_probe).
+only through `redundant.kube.app_info` (the example's exec active_probe). The example's external database is
+Debian's PostgreSQL server (`localhost/redundant-kube-test/postgres`) with the example's user, password and
+databases, in a namespace of its own; the servers and archive instances open its DSNs through unixODBC.
 
 Realnodes tier only: tests/realnodes is not in pytest's testpaths, `make test-realnodes` runs it on the
 real-node cluster (tests/realnodes/conftest.py)."""
@@ -12,11 +14,14 @@ real-node cluster (tests/realnodes/conftest.py)."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import yaml
 from ansible_run import run_module
 from conftest import DeployedExample, RealNodes
 from playbook_run import PlaybookRun, run_playbook
@@ -26,8 +31,17 @@ OTHER = {"a": "b", "b": "a"}
 DEPLOY = ["keystore.yml", "license.yml", "app.yml"]
 
 
-# The database's port as the example allows it (5432), and another the same host listens on.
+EXAMPLE = Path(__file__).resolve().parents[2] / "inventories/d2000_pair/group_vars/all/d2000_pair.yml"
+# The database's port as the example allows it (5432), and another the same pod listens on.
 DB_PORTS = (5432, 5433)
+
+
+def example_database() -> tuple[str, str, dict[str, str]]:
+    """The example's database user, password and DSNs (DSN -> database name), as its inventory gives them."""
+    example = yaml.safe_load(EXAMPLE.read_text())
+    (app,) = example["rk_apps"]
+    dsns = {dsn: settings["Database"] for dsn, settings in app["odbc"]["dsns"].items()}
+    return example["d2000_db_user"], example["d2000_db_password"], dsns
 
 
 def extra_vars(realnodes: RealNodes, namespace: str, db_host: str) -> dict:
@@ -50,11 +64,23 @@ def run(playbooks: list[str], variables: dict) -> PlaybookRun:
     return run_playbook(playbooks, "d2000_pair", extra_vars=variables)
 
 
-def database_stand_in(realnodes: RealNodes, namespace: str) -> str:
-    """A pod listening on DB_PORTS where the example's external PostgreSQL would be (no PostgreSQL server in the
-    userland image yet: the egress policy is about ports, not the protocol); its IP."""
+def psql(realnodes: RealNodes, namespace: str, sql: str, database: str = "postgres") -> str:
+    """A query as the server's superuser on the local socket (trust), its rows unaligned."""
+    return realnodes.kubectl(
+        "exec", "-n", namespace, "database", "-c", "postgres", "--",
+        "runuser", "-u", "postgres", "--", "psql", "-v", "ON_ERROR_STOP=1", "-At", "-d", database, "-c", sql,
+    )  # fmt: skip
+
+
+def database(realnodes: RealNodes, namespace: str) -> str:
+    """The example's external PostgreSQL: Debian's PostgreSQL server (the test image) with the example's user,
+    password and databases, in a pod that also listens on 5433 (the port the egress policy must block); its IP."""
+    user, password, dsns = example_database()
     realnodes.kubectl("create", "namespace", namespace)
-    listeners = " & ".join(f"nc -lk {port}" for port in DB_PORTS)
+    realnodes.kubectl(
+        "create", "secret", "generic", "database", "-n", namespace, f"--from-literal=password={password}"
+    )
+    first, *others = sorted(set(dsns.values()))
     realnodes.apply(
         {
             "apiVersion": "v1",
@@ -64,22 +90,42 @@ def database_stand_in(realnodes: RealNodes, namespace: str) -> str:
                 "terminationGracePeriodSeconds": 1,
                 "containers": [
                     {
-                        "name": "listener",
+                        "name": "postgres",
+                        "image": realnodes.images["test-postgres"],
+                        "imagePullPolicy": "Never",
+                        "env": [
+                            {"name": "POSTGRES_USER", "value": user},
+                            {"name": "POSTGRES_DB", "value": first},
+                            {"name": "POSTGRES_PASSWORD_FILE", "value": "/secret/password"},
+                        ],
+                        "volumeMounts": [{"name": "password", "mountPath": "/secret", "readOnly": True}],
+                        "readinessProbe": {
+                            "exec": {"command": ["pg_isready", "-h", "127.0.0.1"]},
+                            "periodSeconds": 1,
+                        },
+                    },
+                    {
+                        "name": "other-port",
                         "image": realnodes.images["userland"],
                         "imagePullPolicy": "Never",
-                        "command": ["bash", "-c", f"{listeners} & wait"],
-                    }
+                        "command": ["nc", "-lk", str(DB_PORTS[1])],
+                    },
                 ],
+                "volumes": [{"name": "password", "secret": {"secretName": "database"}}],
             },
         }
     )
-    return realnodes.wait(
-        "the database stand-in running",
+    address = realnodes.wait(
+        "PostgreSQL ready",
         lambda: (
-            (pod := realnodes.get("pod", "database", "-n", namespace))["status"].get("phase") == "Running"
-            and pod["status"].get("podIP")
+            (pod := realnodes.get("pod", "database", "-n", namespace))["status"].get("podIP")
+            and all(c["ready"] for c in pod["status"].get("containerStatuses", [{"ready": False}]))
+            and pod["status"]["podIP"]
         ),
     )
+    for name in others:
+        psql(realnodes, namespace, f'CREATE DATABASE "{name}" OWNER "{user}"')
+    return address
 
 
 def connects(realnodes: RealNodes, namespace: str, pod: str, host: str, port: int) -> bool:
@@ -94,7 +140,7 @@ def connects(realnodes: RealNodes, namespace: str, pod: str, host: str, port: in
 def d2000(realnodes: RealNodes) -> Iterator[DeployedExample]:
     namespace = f"rn-d2000-{uuid.uuid4().hex[:6]}"
     try:
-        variables = extra_vars(realnodes, namespace, database_stand_in(realnodes, f"{namespace}-db"))
+        variables = extra_vars(realnodes, namespace, database(realnodes, f"{namespace}-db"))
         # site.yml's order: the Secrets (the database credentials every server reads), the license (no server
         # starts without LicenceRun.code), then the app.
         yield DeployedExample(namespace, variables, run(DEPLOY, variables))
@@ -134,22 +180,19 @@ def hot_side(realnodes: RealNodes, namespace: str, not_side: str | None = None) 
     return realnodes.wait(f"exactly one HOT server{f' other than {not_side}' if not_side else ''}", one_hot)
 
 
+def process_state(realnodes: RealNodes, namespace: str, pod: str, process: str) -> dict | None:
+    """What the process in the pod reports of itself (`d2000-like state PROCESS`); None while it does not answer."""
+    answer = realnodes.kubectl(
+        "exec", "-n", namespace, pod, "--", "d2000-like", "state", process, check=False
+    ).strip()
+    return json.loads(answer) if answer.startswith("{") else None
+
+
 def server_state(realnodes: RealNodes, namespace: str, side: str) -> dict | None:
     servers = [p for p in live_pods(realnodes, namespace) if labels(p) == ("server", side)]
     if len(servers) != 1 or not servers[0]["status"].get("podIP"):
         return None  # between a deleted pod and its replacement
-    answer = realnodes.kubectl(
-        "exec",
-        "-n",
-        namespace,
-        servers[0]["metadata"]["name"],
-        "--",
-        "d2000-like",
-        "state",
-        "server",
-        check=False,
-    ).strip()
-    return json.loads(answer) if answer.startswith("{") else None
+    return process_state(realnodes, namespace, servers[0]["metadata"]["name"], "server")
 
 
 def clients_by_pod(realnodes: RealNodes, namespace: str, side: str) -> set[tuple[str, str]] | None:
@@ -230,6 +273,68 @@ def test_egress_policy_lets_the_servers_reach_the_database_port_and_no_other(rea
             name = pod["metadata"]["name"]
             assert connects(realnodes, d2000.namespace, name, db, DB_PORTS[0]), f"{name} -> {db}:5432"
             assert not connects(realnodes, d2000.namespace, name, db, DB_PORTS[1]), f"{name} -> {db}:5433"
+
+
+def keepalive_timers(realnodes: RealNodes, namespace: str, pod: str, host: str, port: int) -> list[float]:
+    """Per established connection from the pod to host:port, the seconds until its keepalive timer fires (0 when
+    no keepalive timer runs): the kernel's own table, /proc/net/tcp of the pod's network namespace (addresses in
+    hex, the IPv4 one in host byte order; timer kind 2 is keepalive, due in USER_HZ ticks, 100 a second)."""
+    remote = f"{socket.inet_aton(host)[::-1].hex().upper()}:{port:04X}"
+    timers = []
+    for line in realnodes.kubectl("exec", "-n", namespace, pod, "--", "cat", "/proc/net/tcp").splitlines()[
+        1:
+    ]:
+        fields = line.split()
+        if fields[2] == remote and fields[3] == "01":  # ESTABLISHED
+            kind, due = fields[5].split(":")
+            timers.append(int(due, 16) / 100 if int(kind, 16) == 2 else 0.0)
+    return timers
+
+
+def test_servers_and_archive_instances_hold_the_example_dsns_open_with_its_keepalives(
+    realnodes: RealNodes, d2000
+):
+    assert d2000.first.rc == 0, d2000.first.explain()
+    user, _, dsns = example_database()
+    db = d2000.extra_vars["d2000_db_host"]
+    # The example gives odbc.ini to the servers and the archive instances, each opening every DSN through
+    # unixODBC and Debian's psqlODBC with the file the module renders.
+    holders = {
+        labels(p): p for p in live_pods(realnodes, d2000.namespace) if labels(p)[0] in ("server", "arc")
+    }
+    assert sorted(holders) == [("arc", "a"), ("arc", "b"), ("server", "a"), ("server", "b")]
+    for (process, side), pod in holders.items():
+        name = pod["metadata"]["name"]
+        state = realnodes.wait(
+            f"the {process} of side {side} connected to every DSN",
+            lambda name=name, process=process: (
+                (s := process_state(realnodes, d2000.namespace, name, process))
+                and len(s["odbc"]) == len(dsns)
+                and all("database" in result for result in s["odbc"].values())
+                and s
+            ),
+            timeout=60,
+        )
+        assert {dsn: result["database"] for dsn, result in state["odbc"].items()} == dsns
+
+    # The database sees them: a session per DSN from each pod's address, as the example's user.
+    rows = psql(
+        realnodes,
+        f"{d2000.namespace}-db",
+        f"SELECT datname, host(client_addr) FROM pg_stat_activity WHERE usename = '{user}'",
+    )
+    sessions = {tuple(row.split("|")) for row in rows.splitlines()}
+    expected = {(database, p["status"]["podIP"]) for p in holders.values() for database in dsns.values()}
+    assert expected <= sessions, rows
+
+    # The keepalive the module renders into every DSN (KeepaliveTime = 60) is on the sockets: each connection's
+    # keepalive timer fires within 60 s (without it, libpq's keepalive waits the kernel's 7200 s).
+    for pod in holders.values():
+        timers = keepalive_timers(realnodes, d2000.namespace, pod["metadata"]["name"], db, DB_PORTS[0])
+        assert len(timers) == len(dsns) and all(0 < due <= 60 for due in timers), (
+            pod["metadata"]["name"],
+            timers,
+        )
 
 
 def test_license_push_restarts_the_standby_server_before_the_hot_one(realnodes: RealNodes, d2000):

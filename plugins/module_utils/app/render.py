@@ -12,6 +12,7 @@ Topologies:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import posixpath
@@ -279,6 +280,7 @@ class _PodBuilder:
         self.mounts: list[dict[str, Any]] = []
         self.checksums: dict[str, str] = {}
         self.env: list[dict[str, Any]] = []
+        self.init_containers: list[dict[str, Any]] = []  # the module's own, before the user's
 
     def track(self, kind: str, name: str) -> None:
         """Annotate the pod with the content digest of a ConfigMap/Secret it uses."""
@@ -297,8 +299,7 @@ class _PodBuilder:
                 name = config_map_name(spec, cfg.path)
                 self._config_file("rk-" + name.removeprefix(f"{spec.name}-"), "ConfigMap", name, cfg.path)
         if spec.odbc and _applies(spec.odbc.workloads, wl.name):
-            self._config_file("rk-odbc", "ConfigMap", f"{spec.name}-odbc", spec.odbc.path)
-            self.env.append({"name": "ODBCINI", "value": spec.odbc.path})
+            self._odbc_ini()
         for mount in spec.external_mounts:
             if _applies(mount.workloads, wl.name):
                 source = (
@@ -376,6 +377,37 @@ class _PodBuilder:
             }
         )
         self.track(kind, name)
+
+    def _odbc_ini(self) -> None:
+        """odbc.ini as a writable file at odbc.path. unixODBC reads the file ODBCINI names only when it can open it
+        for appending (it would create it otherwise), so from a read-only ConfigMap mount the driver gets none of
+        the DSN's settings. An init container of the workload's own image, user and security context copies the
+        rendered file into an emptyDir; the container mounts that copy."""
+        spec, c = self.spec, self.wl.container
+        config_map, file = f"{spec.name}-odbc", posixpath.basename(spec.odbc.path)
+        self.volumes += [
+            {"name": "rk-odbc", "configMap": {"name": config_map}},
+            {"name": "rk-odbc-copy", "emptyDir": {}},
+        ]
+        self.mounts.append({"name": "rk-odbc-copy", "mountPath": spec.odbc.path, "subPath": file})
+        init: dict[str, Any] = {
+            "name": "rk-odbc-ini",
+            "image": c.image,
+            "imagePullPolicy": c.image_pull_policy,
+            "command": ["cp", f"/rk-odbc/{file}", f"/rk-odbc-copy/{file}"],
+        }
+        # Copies, not the container's own dicts: one manifest must not share objects between two places.
+        if c.resources:  # the pod's requests stay the container's
+            init["resources"] = copy.deepcopy(c.resources)
+        if c.security_context:
+            init["securityContext"] = copy.deepcopy(c.security_context)
+        init["volumeMounts"] = [
+            {"name": "rk-odbc", "mountPath": "/rk-odbc", "readOnly": True},
+            {"name": "rk-odbc-copy", "mountPath": "/rk-odbc-copy"},
+        ]
+        self.init_containers.append(init)
+        self.track("ConfigMap", config_map)
+        self.env.append({"name": "ODBCINI", "value": spec.odbc.path})
 
     def _identity_env(self) -> list[dict[str, Any]]:
         """Which side, instance or member this pod is: for the container and its init containers alike."""
@@ -500,7 +532,7 @@ class _PodBuilder:
         labels.update(dict(spec.labels))
         annotations = {**dict(spec.annotations), **dict(sorted(self.checksums.items()))}
         pod: dict[str, Any] = {"containers": [self._container()]}
-        init_containers = [
+        init_containers = self.init_containers + [
             self._init_container(init) for init in spec.init_containers if _applies(init.workloads, wl.name)
         ]
         if init_containers:

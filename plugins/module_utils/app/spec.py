@@ -31,8 +31,8 @@ class SpecError(ValueError):
 
 
 SIDES = ("a", "b")
-# Pod volumes the module adds itself (config files, odbc, keystore, ...) carry this prefix.
-RESERVED_VOLUME_PREFIX = "rk-"
+# Pod volumes and init containers the module adds itself (config files, odbc, keystore, ...) carry this prefix.
+RESERVED_PREFIX = "rk-"
 SERVER = "server"
 
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -867,9 +867,9 @@ def _volumes(raw: list[dict[str, Any]], known: tuple[str, ...]) -> tuple[Volume,
     volumes = tuple(_volume(f"volumes[{i}]", v, known) for i, v in enumerate(raw))
     seen: set[str] = set()
     for i, vol in enumerate(volumes):
-        if vol.name.startswith(RESERVED_VOLUME_PREFIX):
+        if vol.name.startswith(RESERVED_PREFIX):
             raise SpecError(
-                f"volumes[{i}].name '{vol.name}': names starting with {RESERVED_VOLUME_PREFIX} are the module's own"
+                f"volumes[{i}].name '{vol.name}': names starting with {RESERVED_PREFIX} are the module's own"
             )
         if vol.name in seen:
             raise SpecError(f"volumes[{i}].name '{vol.name}' is used twice: volume names must be unique")
@@ -933,6 +933,10 @@ def _init_containers(
         if container.name in known:
             raise SpecError(
                 f"{option}.name '{container.name}' is the name of a workload's container: choose another name"
+            )
+        if container.name.startswith(RESERVED_PREFIX):
+            raise SpecError(
+                f"{option}.name '{container.name}': names starting with {RESERVED_PREFIX} are the module's own"
             )
         if any(other.container.name == container.name for other in result):
             raise SpecError(

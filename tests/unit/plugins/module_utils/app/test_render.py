@@ -131,16 +131,27 @@ def test_odbc_keepalive_defaults_env_and_override():
     assert "KeepaliveTime = 60" in sections[0] and "KeepaliveInterval = 60" in sections[0]
     assert "KeepaliveTime = 30" in sections[1] and "KeepaliveTime = 60" not in sections[1]
     deployments = by_name(objects, "Deployment")
-    server = pod_spec(deployments["d2000-server-a"])["containers"][0]
+    pod = pod_spec(deployments["d2000-server-a"])
+    server = pod["containers"][0]
     assert {"name": "ODBCINI", "value": "/config/odbc/odbc.ini"} in server["env"]
-    assert {
-        "name": "rk-odbc",
-        "mountPath": "/config/odbc/odbc.ini",
-        "subPath": "odbc.ini",
-        "readOnly": True,
-    } in server["volumeMounts"]
-    clc = pod_spec(deployments["d2000-clc-a"])["containers"][0]
-    assert "ODBCINI" not in {e["name"] for e in clc["env"]}
+    # unixODBC ignores an ODBCINI file it cannot open for appending: the container mounts a writable copy,
+    # made by the module's init container (the first, of the server's own image and resources) from the ConfigMap.
+    assert {"name": "rk-odbc-copy", "mountPath": "/config/odbc/odbc.ini", "subPath": "odbc.ini"} in server[
+        "volumeMounts"
+    ]
+    assert {"name": "rk-odbc-copy", "emptyDir": {}} in pod["volumes"]
+    assert {"name": "rk-odbc", "configMap": {"name": "d2000-odbc"}} in pod["volumes"]
+    init = pod["initContainers"][0]
+    assert init["name"] == "rk-odbc-ini" and init["image"] == server["image"]
+    assert init["command"] == ["cp", "/rk-odbc/odbc.ini", "/rk-odbc-copy/odbc.ini"]
+    assert init["resources"] == server["resources"] and init["resources"] is not server["resources"]
+    assert {m["name"]: m["mountPath"] for m in init["volumeMounts"]} == {
+        "rk-odbc": "/rk-odbc",
+        "rk-odbc-copy": "/rk-odbc-copy",
+    }
+    clc = pod_spec(deployments["d2000-clc-a"])
+    assert "ODBCINI" not in {e["name"] for e in clc["containers"][0]["env"]}
+    assert "rk-odbc-ini" not in {c["name"] for c in clc.get("initContainers", [])}
 
 
 def test_config_files_mounted_by_subpath_at_exact_path():
@@ -326,6 +337,11 @@ def test_manifest_files_keep_apply_order():
     assert yaml.safe_load(files[names[-1]])["kind"] == objects[-1]["kind"]
 
 
+def user_init_containers(pod: dict) -> list[dict]:
+    """The init containers the spec's init_containers made (not the module's own, named rk-...)."""
+    return [c for c in pod.get("initContainers", []) if not c["name"].startswith("rk-")]
+
+
 @pytest.mark.parametrize(
     ("case", "workload_kind", "with_init", "without_init"),
     [
@@ -339,20 +355,20 @@ def test_init_containers_in_the_pods_of_the_workloads_they_name(case, workload_k
     name = load_case(case)["init_containers"][0]["name"]
     for workload in with_init:
         pod = pod_spec(workloads[workload])
-        (init,) = pod["initContainers"]
+        (init,) = user_init_containers(pod)
         assert init["name"] == name
         volumes = {v["name"] for v in pod["volumes"]} | {
             t["metadata"]["name"] for t in workloads[workload]["spec"].get("volumeClaimTemplates", [])
         }
         assert {m["name"] for m in init["volumeMounts"]} <= volumes  # only the pod's own volumes
     for workload in without_init:
-        assert "initContainers" not in pod_spec(workloads[workload])
+        assert user_init_containers(pod_spec(workloads[workload])) == []
 
 
 def test_init_container_gets_the_identity_of_its_pod_and_its_own_mount_path():
     servers = by_name(render_case("d2000_pair"), "Deployment")
     for side in ("a", "b"):
-        (init,) = pod_spec(servers[f"d2000-server-{side}"])["initContainers"]
+        (init,) = user_init_containers(pod_spec(servers[f"d2000-server-{side}"]))
         assert init["env"] == [{"name": "REDUNDANT_KUBE_SIDE", "value": side}]
         assert init["volumeMounts"] == [{"name": "log", "mountPath": "/log"}]
     member = pod_spec(by_name(render_case("midpoint_cluster"), "StatefulSet")["midpoint-midpoint"])
