@@ -209,7 +209,9 @@ def test_reserved_volume_prefix():
 def test_reserved_init_container_prefix():
     params = load_case("d2000_pair")
     params["init_containers"][0]["name"] = "rk-odbc-ini"  # the module's own odbc.ini copy
-    expect_error(params, "init_containers[0].name 'rk-odbc-ini': names starting with rk- are the module's own")
+    expect_error(
+        params, "init_containers[0].name 'rk-odbc-ini': names starting with rk- are the module's own"
+    )
 
 
 @pytest.mark.parametrize(
