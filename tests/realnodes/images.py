@@ -42,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 CACHE = Path(os.environ.get("RK_CACHE", Path.home() / ".cache" / "redundant-kube"))
 OUT = CACHE / "realnodes"
+STALE_ARCHIVE_SECONDS = 24 * 3600
 NODE_ARTIFACTS = REPO / "extensions/molecule/kubeadm_cluster/files/node-artifacts.sh"
 sys.path.insert(0, str(NODE_ARTIFACTS.parent))
 from image_archive import tar_entry  # noqa: E402  (the kubeadm_cluster scenario's image writer)
@@ -343,10 +344,11 @@ def write_archive(images: list[Image], digests: dict[Path, str]) -> Path:
     )
     archive_path = OUT / f"images-{key.hexdigest()[:16]}.tar"
     if archive_path.is_file():
+        os.utime(archive_path)  # in use: see the clean-up below
         return archive_path
     log(f"writing {archive_path.name} ({len(images)} images)")
     manifest = []
-    partial = archive_path.with_suffix(".partial")
+    partial = archive_path.with_suffix(f".partial-{os.getpid()}")  # another checkout may write the same one
     with tarfile.open(partial, "w") as archive:
         written: set[str] = set()
         for image in images:
@@ -366,11 +368,12 @@ def write_archive(images: list[Image], digests: dict[Path, str]) -> Path:
             )
         tar_entry(archive, "manifest.json", json.dumps(manifest).encode())
     partial.rename(archive_path)
-    # An archive of other inputs is an older build's: nothing reads it any more, and each weighs ~650 MB.
+    # Each archive weighs ~650 MB. One of other inputs that no run has used for a day is an older build's; a newer
+    # one may be another checkout's (a branch's cluster starting beside this one) and stays.
     for stale in OUT.glob("images-*"):
-        if stale.stem != archive_path.stem:
-            log(f"removing {stale.name} (an earlier build)")
-            stale.unlink()
+        if stale.stem != archive_path.stem and time.time() - stale.stat().st_mtime > STALE_ARCHIVE_SECONDS:
+            log(f"removing {stale.name} (an earlier build, unused for a day)")
+            stale.unlink(missing_ok=True)
     return archive_path
 
 
