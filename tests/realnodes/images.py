@@ -43,6 +43,9 @@ REPO = HERE.parents[1]
 CACHE = Path(os.environ.get("RK_CACHE", Path.home() / ".cache" / "redundant-kube"))
 OUT = CACHE / "realnodes"
 STALE_ARCHIVE_SECONDS = 24 * 3600
+# What a build writes before renaming it into place: one name per process, since another checkout's run on this
+# machine may build the same file at the same time.
+PARTIAL = f".partial-{os.getpid()}"
 NODE_ARTIFACTS = REPO / "extensions/molecule/kubeadm_cluster/files/node-artifacts.sh"
 sys.path.insert(0, str(NODE_ARTIFACTS.parent))
 from image_archive import tar_entry  # noqa: E402  (the kubeadm_cluster scenario's image writer)
@@ -125,7 +128,7 @@ def go_binary(name: str, module: str, version: str, package: str, ldflags: str =
     # main packages cannot be imported; an empty package keeps `go build` happy about the module.
     (src / "build.go").write_text("package build\n")
     binary.parent.mkdir(parents=True, exist_ok=True)
-    partial = binary.with_suffix(".partial")
+    partial = binary.with_suffix(PARTIAL)
     subprocess.run(
         ["go", "build", "-trimpath", "-ldflags", f"-s -w {ldflags}".strip(), "-o", str(partial), package],
         cwd=src,
@@ -189,7 +192,7 @@ def userland_rootfs(suite: str, packages: str) -> Path:
 def pack_layer(root: str, layer: Path, excludes: tuple[str, ...]) -> None:
     """The directory `root` as a layer tarball (sorted, mtime 0, numeric owners: the same files give the same
     bytes), without the paths matching `excludes`."""
-    partial = layer.with_suffix(".partial")
+    partial = layer.with_suffix(PARTIAL)
     subprocess.run(
         [
             "tar",
@@ -261,7 +264,7 @@ def binary_layer(binary: Path, name: str, version: str) -> Path:
     if layer.is_file() and layer.stat().st_mtime >= binary.stat().st_mtime:
         return layer
     layer.parent.mkdir(parents=True, exist_ok=True)
-    partial = layer.with_suffix(".partial")
+    partial = layer.with_suffix(PARTIAL)
     with tarfile.open(partial, "w") as root:
         for directory in ("etc", "tmp", "usr", "usr/local", "usr/local/bin", "var", "var/run"):
             tar_entry(root, directory, mode=0o1777 if directory == "tmp" else 0o755)
@@ -284,7 +287,7 @@ def app_layer(name: str) -> Path:
         return layer
     layer.parent.mkdir(parents=True, exist_ok=True)
     directories = sorted({str(parent) for path in files for parent in path.relative_to(root).parents} - {"."})
-    partial = layer.with_suffix(".partial")
+    partial = layer.with_suffix(PARTIAL)
     with tarfile.open(partial, "w") as archive:
         for directory in directories:
             tar_entry(archive, directory, mode=0o755)
@@ -348,7 +351,7 @@ def write_archive(images: list[Image], digests: dict[Path, str]) -> Path:
         return archive_path
     log(f"writing {archive_path.name} ({len(images)} images)")
     manifest = []
-    partial = archive_path.with_suffix(f".partial-{os.getpid()}")  # another checkout may write the same one
+    partial = archive_path.with_suffix(PARTIAL)
     with tarfile.open(partial, "w") as archive:
         written: set[str] = set()
         for image in images:

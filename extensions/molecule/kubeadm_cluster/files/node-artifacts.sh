@@ -46,9 +46,11 @@ if [ ! -x "$out/kubelet" ] || [ ! -x "$out/kube-proxy" ]; then
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldv+=" -X $p.gitVersion=$KUBE_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
   done
-  mkdir -p "$out/partial"
-  (cd "$src" && go build -trimpath -ldflags "-s -w$ldv" -o "$out/partial/" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
-  mv "$out/partial/kubelet" "$out/partial/kube-proxy" "$out/"
+  # A directory of this process's own: another run on this machine may build the same binaries at the same time.
+  mkdir -p "$out/partial.$$"
+  (cd "$src" && go build -trimpath -ldflags "-s -w$ldv" -o "$out/partial.$$/" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy)
+  mv "$out/partial.$$/kubelet" "$out/partial.$$/kube-proxy" "$out/"
+  rmdir "$out/partial.$$"
 fi
 
 if [ ! -x "$out/pause" ]; then
