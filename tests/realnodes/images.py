@@ -19,6 +19,8 @@ From the pinned Go modules (tests/cluster/versions.env, tests/realnodes/versions
                                           example names them, one layer, the process as argument
   localhost/redundant-kube-test/postgres  Debian's PostgreSQL server, from its .debs in a layer of its own
                                           between the userland and the app (TEST_APP_DEBS)
+  localhost/redundant-kube-test/mosquitto Debian's mosquitto broker and clients, likewise, laid out like the
+                                          official eclipse-mosquitto image (NOT that image)
 All of them go into one docker-archive (the userland layer stored once) that `ctr images import`
 reads. Everything is cached in $RK_CACHE/realnodes under names holding the pinned versions (the
 archive under a digest of its contents), so a second run only checks. Progress goes to stderr.
@@ -61,12 +63,25 @@ TEST_APP_ENTRYPOINTS = {
     "d2000": ("/usr/local/bin/d2000-like",),
     "midpoint": ("/opt/midpoint/bin/midpoint.sh", "container"),
     "postgres": ("/usr/local/bin/postgres-like",),
+    "mosquitto": ("/docker-entrypoint.sh",),
 }
+# The default command (the image's CMD) of a test application laid out like an official image that has one: the
+# official eclipse-mosquitto image's (the K3S two-node example's broker gives its own `args`, naming its side's
+# configuration, and keeps the entrypoint).
+TEST_APP_COMMANDS = {"mosquitto": ("/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto.conf")}
+# Empty directories an app's layer holds (a git checkout has none): the official mosquitto image's data and
+# log directories.
+TEST_APP_DIRECTORIES = {"mosquitto": ("mosquitto/data", "mosquitto/log")}
 # Test applications that need Debian packages the userland lacks get them in a layer of their own, between the
 # userland and the app (`apt-get download` of the suite's packages, `dpkg-deb -x`): the userland layer every
 # node imports at start stays as it is. PostgreSQL's server: the package and the two libraries it links that the
 # userland does not have (its client and libpq are there already).
-TEST_APP_DEBS = {"postgres": ("postgresql-15", "libicu72", "libxml2")}
+# The mosquitto broker and its clients: the packages and the four libraries they link that the userland lacks
+# (libmosquitto1, the clients' library; libcjson1; libdlt2 and libwrap0, the broker's logging and host access).
+TEST_APP_DEBS = {
+    "postgres": ("postgresql-15", "libicu72", "libxml2"),
+    "mosquitto": ("mosquitto", "mosquitto-clients", "libmosquitto1", "libcjson1", "libdlt2", "libwrap0"),
+}
 # Left out of those layers: PostgreSQL's JIT (it would need libllvm, some 100 MB; without the file the server
 # runs without JIT), documentation and translations.
 DEB_LAYER_EXCLUDES = (
@@ -238,7 +253,7 @@ def deb_layer(name: str, packages: tuple[str, ...], suite: str) -> Path:
         raise SystemExit(
             f"realnodes images: apt knows {len(debs)} of {', '.join(packages)} (apt-get update?)"
         )
-    key = hashlib.sha256(json.dumps([debs, DEB_LAYER_EXCLUDES]).encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps([debs, DEB_LAYER_EXCLUDES, "usr-merged"]).encode()).hexdigest()[:12]
     layer = OUT / "layers" / f"debs-{name}-{key}.tar"
     if layer.is_file():
         return layer
@@ -254,8 +269,21 @@ def deb_layer(name: str, packages: tuple[str, ...], suite: str) -> Path:
             raise SystemExit(f"realnodes images: {', '.join(packages)} are not the files apt announced")
         for deb in fetched:
             subprocess.run(["dpkg-deb", "--extract", str(deb), str(root)], check=True)
+        merge_usr(root)
         pack_layer(str(root), layer, DEB_LAYER_EXCLUDES)
     return layer
+
+
+def merge_usr(root: Path) -> None:
+    """Move what packages put under /bin, /sbin and /lib* into /usr, as on the merged-/usr userland. A layer with a
+    directory /lib (mosquitto's systemd unit is /lib/systemd/system/mosquitto.service) would replace the userland's
+    symbolic link lib -> usr/lib with that directory, and with it every library the image's programs load."""
+    for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        unmerged = root / top
+        if unmerged.is_dir() and not unmerged.is_symlink():
+            (root / "usr" / top).mkdir(parents=True, exist_ok=True)
+            subprocess.run(["cp", "-a", f"{unmerged}/.", str(root / "usr" / top)], check=True)
+            shutil.rmtree(unmerged)
 
 
 def binary_layer(binary: Path, name: str, version: str) -> Path:
@@ -278,7 +306,8 @@ def app_layer(name: str) -> Path:
     paths, modes and contents: a changed program makes a new layer, an unchanged one is reused."""
     root = TEST_APPS / name
     files = sorted(path for path in root.rglob("*") if path.is_file())
-    content = hashlib.sha256()
+    empty = TEST_APP_DIRECTORIES.get(name, ())
+    content = hashlib.sha256("".join(f"{directory}/\0" for directory in empty).encode())
     for path in files:
         content.update(f"{path.relative_to(root)}\0{path.stat().st_mode & 0o777:o}\0".encode())
         content.update(path.read_bytes())
@@ -286,7 +315,13 @@ def app_layer(name: str) -> Path:
     if layer.is_file():
         return layer
     layer.parent.mkdir(parents=True, exist_ok=True)
-    directories = sorted({str(parent) for path in files for parent in path.relative_to(root).parents} - {"."})
+    directories = sorted(
+        (
+            {str(parent) for path in files for parent in path.relative_to(root).parents}
+            | {str(parent) for directory in empty for parent in (Path(directory), *Path(directory).parents)}
+        )
+        - {"."}
+    )
     partial = layer.with_suffix(PARTIAL)
     with tarfile.open(partial, "w") as archive:
         for directory in directories:
@@ -391,13 +426,15 @@ def test_app_images(
         # The app's own layers: its packages' layer if it has one, then its program's.
         own = (*((deb_layers[name],) if name in deb_layers else ()), layer)
         tag = "1-" + "-".join(digests[part][:12] for part in own)
-        entrypoint = TEST_APP_ENTRYPOINTS[name]
+        entrypoint, command = TEST_APP_ENTRYPOINTS[name], TEST_APP_COMMANDS.get(name, ())
         if name in TEST_APP_PROCESSES:
             for process in TEST_APP_PROCESSES[name]:
                 reference = f"{TEST_IMAGES}/{name}/{process}:{tag}"
                 found[f"test-{name}/{process}"] = Image(reference, (userland, *own), (*entrypoint, process))
         else:
-            found[f"test-{name}"] = Image(f"{TEST_IMAGES}/{name}:{tag}", (userland, *own), entrypoint)
+            found[f"test-{name}"] = Image(
+                f"{TEST_IMAGES}/{name}:{tag}", (userland, *own), entrypoint, command
+            )
     return found
 
 

@@ -90,6 +90,28 @@ def test_an_app_with_debian_packages_gets_their_layer_between_the_userland_and_i
     assert found["test-postgres"].entrypoint == ("/usr/local/bin/postgres-like",)
 
 
+def test_the_mosquitto_image_is_debians_broker_in_the_official_images_layout(tmp_path, monkeypatch):
+    """Debian's broker and clients from their packages, in a layer of their own; the layer of the test app itself
+    is the official eclipse-mosquitto image's layout: its configuration path holding a default configuration
+    (comments only, every option at its default), the data and log directories, its entrypoint and command."""
+    assert {"mosquitto", "mosquitto-clients"} <= set(images.TEST_APP_DEBS["mosquitto"])
+    monkeypatch.setattr(images, "OUT", tmp_path)
+    with tarfile.open(images.app_layer("mosquitto")) as layer:
+        members = {m.name: m for m in layer.getmembers()}
+        config = layer.extractfile("mosquitto/config/mosquitto.conf").read().decode()
+    assert members["mosquitto/data"].isdir() and members["mosquitto/log"].isdir()
+    assert members["docker-entrypoint.sh"].mode == 0o755
+    assert all(line.startswith("#") for line in config.splitlines() if line.strip()), config
+    userland, debs, app = tmp_path / "userland.tar", tmp_path / "debs.tar", tmp_path / "mosquitto.tar"
+    image = images.test_app_images(
+        {"mosquitto": app}, {"mosquitto": debs}, {debs: "a" * 64, app: "b" * 64}, userland
+    )["test-mosquitto"]
+    assert image.reference == "localhost/redundant-kube-test/mosquitto:1-aaaaaaaaaaaa-bbbbbbbbbbbb"
+    assert image.layers == (userland, debs, app)
+    assert image.entrypoint == ("/docker-entrypoint.sh",)
+    assert image.cmd == ("/usr/sbin/mosquitto", "-c", "/mosquitto/config/mosquitto.conf")
+
+
 def iris(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(IRIS_BIN / "iris"), *args], env=env, capture_output=True, text=True, check=False
