@@ -216,7 +216,8 @@ def watch_app_info(
             samples.append(Sample(time.monotonic(), None, [str(info.result.get("msg"))]))
         else:
             samples.append(Sample(time.monotonic(), info.result["redundant"], info.result["reasons"]))
-        stop.wait(2)  # the poll's interval: the side is down for 30 s or more (its toleration), and CPU is scarce
+        # The poll's interval: the side is down for 30 s or more (its toleration), and CPU is scarce.
+        stop.wait(2)
 
 
 def test_losing_a_node_moves_its_side_to_the_spare_node_and_app_info_says_so_meanwhile(
