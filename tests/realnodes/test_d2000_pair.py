@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import yaml
@@ -36,12 +37,19 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "inventories/d2000_pair/group_va
 DB_PORTS = (5432, 5433)
 
 
-def example_database() -> tuple[str, str, dict[str, str]]:
-    """The example's database user, password and DSNs (DSN -> database name), as its inventory gives them."""
+class ExampleDatabase(NamedTuple):
+    """The example's external database as its inventory describes it."""
+
+    user: str
+    password: str
+    dsns: dict[str, str]  # DSN -> database name
+
+
+def example_database() -> ExampleDatabase:
     example = yaml.safe_load(EXAMPLE.read_text())
     (app,) = example["rk_apps"]
     dsns = {dsn: settings["Database"] for dsn, settings in app["odbc"]["dsns"].items()}
-    return example["d2000_db_user"], example["d2000_db_password"], dsns
+    return ExampleDatabase(example["d2000_db_user"], example["d2000_db_password"], dsns)
 
 
 def extra_vars(realnodes: RealNodes, namespace: str, db_host: str) -> dict:
@@ -64,11 +72,13 @@ def run(playbooks: list[str], variables: dict) -> PlaybookRun:
     return run_playbook(playbooks, "d2000_pair", extra_vars=variables)
 
 
-def psql(realnodes: RealNodes, namespace: str, sql: str, database: str = "postgres") -> str:
-    """A query as the server's superuser on the local socket (trust), its rows unaligned."""
+def psql(realnodes: RealNodes, namespace: str, sql: str) -> str:
+    """A query as the server's superuser (the example's database user, POSTGRES_USER) on the local socket (trust),
+    its rows unaligned."""
+    example = example_database()
     return realnodes.kubectl(
-        "exec", "-n", namespace, "database", "-c", "postgres", "--",
-        "runuser", "-u", "postgres", "--", "psql", "-v", "ON_ERROR_STOP=1", "-At", "-d", database, "-c", sql,
+        "exec", "-n", namespace, "database", "-c", "postgres", "--", "runuser", "-u", "postgres", "--",
+        "psql", "-v", "ON_ERROR_STOP=1", "-At", "-U", example.user, "-d", min(example.dsns.values()), "-c", sql,
     )  # fmt: skip
 
 
@@ -80,7 +90,7 @@ def database(realnodes: RealNodes, namespace: str) -> str:
     realnodes.kubectl(
         "create", "secret", "generic", "database", "-n", namespace, f"--from-literal=password={password}"
     )
-    first, *others = sorted(set(dsns.values()))
+    first, *others = sorted(set(dsns.values()))  # the first made by the server's start (POSTGRES_DB)
     realnodes.apply(
         {
             "apiVersion": "v1",
@@ -275,11 +285,14 @@ def test_egress_policy_lets_the_servers_reach_the_database_port_and_no_other(rea
             assert not connects(realnodes, d2000.namespace, name, db, DB_PORTS[1]), f"{name} -> {db}:5433"
 
 
-def keepalive_timers(realnodes: RealNodes, namespace: str, pod: str, host: str, port: int) -> list[float]:
-    """Per established connection from the pod to host:port, the seconds until its keepalive timer fires (0 when
-    no keepalive timer runs): the kernel's own table, /proc/net/tcp of the pod's network namespace (addresses in
-    hex, the IPv4 one in host byte order; timer kind 2 is keepalive, due in USER_HZ ticks, 100 a second)."""
+def socket_timers(
+    realnodes: RealNodes, namespace: str, pod: str, host: str, port: int
+) -> list[tuple[str, float]]:
+    """Per established connection from the pod to host:port, the timer the kernel runs on it and the seconds until
+    it fires: /proc/net/tcp of the pod's network namespace (addresses in hex, the IPv4 one in host byte order;
+    timer kinds 0 none, 1 retransmit, 2 keepalive, 4 zero window probe; due in USER_HZ ticks, 100 a second)."""
     remote = f"{socket.inet_aton(host)[::-1].hex().upper()}:{port:04X}"
+    kinds = {0: "none", 1: "retransmit", 2: "keepalive", 3: "time-wait", 4: "zero-window-probe"}
     timers = []
     for line in realnodes.kubectl("exec", "-n", namespace, pod, "--", "cat", "/proc/net/tcp").splitlines()[
         1:
@@ -287,7 +300,7 @@ def keepalive_timers(realnodes: RealNodes, namespace: str, pod: str, host: str, 
         fields = line.split()
         if fields[2] == remote and fields[3] == "01":  # ESTABLISHED
             kind, due = fields[5].split(":")
-            timers.append(int(due, 16) / 100 if int(kind, 16) == 2 else 0.0)
+            timers.append((kinds.get(int(kind, 16), kind), int(due, 16) / 100))
     return timers
 
 
@@ -295,7 +308,7 @@ def test_servers_and_archive_instances_hold_the_example_dsns_open_with_its_keepa
     realnodes: RealNodes, d2000
 ):
     assert d2000.first.rc == 0, d2000.first.explain()
-    user, _, dsns = example_database()
+    example = example_database()
     db = d2000.extra_vars["d2000_db_host"]
     # The example gives odbc.ini to the servers and the archive instances, each opening every DSN through
     # unixODBC and Debian's psqlODBC with the file the module renders.
@@ -309,32 +322,36 @@ def test_servers_and_archive_instances_hold_the_example_dsns_open_with_its_keepa
             f"the {process} of side {side} connected to every DSN",
             lambda name=name, process=process: (
                 (s := process_state(realnodes, d2000.namespace, name, process))
-                and len(s["odbc"]) == len(dsns)
+                and len(s["odbc"]) == len(example.dsns)
                 and all("database" in result for result in s["odbc"].values())
                 and s
             ),
             timeout=60,
         )
-        assert {dsn: result["database"] for dsn, result in state["odbc"].items()} == dsns
+        assert {dsn: result["database"] for dsn, result in state["odbc"].items()} == example.dsns
 
     # The database sees them: a session per DSN from each pod's address, as the example's user.
     rows = psql(
         realnodes,
         f"{d2000.namespace}-db",
-        f"SELECT datname, host(client_addr) FROM pg_stat_activity WHERE usename = '{user}'",
+        f"SELECT datname, host(client_addr) FROM pg_stat_activity WHERE usename = '{example.user}'",
     )
     sessions = {tuple(row.split("|")) for row in rows.splitlines()}
-    expected = {(database, p["status"]["podIP"]) for p in holders.values() for database in dsns.values()}
+    expected = {
+        (database, p["status"]["podIP"]) for p in holders.values() for database in example.dsns.values()
+    }
     assert expected <= sessions, rows
 
-    # The keepalive the module renders into every DSN (KeepaliveTime = 60) is on the sockets: each connection's
-    # keepalive timer fires within 60 s (without it, libpq's keepalive waits the kernel's 7200 s).
+    # The keepalive the module renders into every DSN (KeepaliveTime = 60) is on the sockets: each idle connection
+    # runs a keepalive timer due within 60 s (without the setting, libpq's keepalive waits the kernel's 7200 s).
     for pod in holders.values():
-        timers = keepalive_timers(realnodes, d2000.namespace, pod["metadata"]["name"], db, DB_PORTS[0])
-        assert len(timers) == len(dsns) and all(0 < due <= 60 for due in timers), (
+        timers = socket_timers(realnodes, d2000.namespace, pod["metadata"]["name"], db, DB_PORTS[0])
+        assert len(timers) == len(example.dsns), (pod["metadata"]["name"], timers)
+        assert all(kind == "keepalive" and due <= 60 for kind, due in timers), (
             pod["metadata"]["name"],
             timers,
         )
+        print(f"d2000 pair: {pod['metadata']['name']} database connections' timers {timers}")
 
 
 def test_license_push_restarts_the_standby_server_before_the_hot_one(realnodes: RealNodes, d2000):
