@@ -149,7 +149,10 @@ def test_d2000_pair_simulated_kubelet_placement_idempotence_check_mode(kube_clus
     assert first.result["changed"] is True
     assert {o["action"] for o in first.result["objects"] if o["kind"] != "Namespace"} == {"created"}
     assert_pair_placement(resources, "d2000", namespace, ["clc", "evh", "eds", "kom", "arc"])
-    assert_init_containers(resources, "d2000", namespace, {"server": ["log-dirs"]})
+    # The module's odbc.ini copy first, in the workloads that get odbc (server, arc), then the case's own.
+    assert_init_containers(
+        resources, "d2000", namespace, {"server": ["rk-odbc-ini", "log-dirs"], "arc": ["rk-odbc-ini"]}
+    )
     arc_b = pods_by_deployment(resources, "d2000", namespace)["arc-b"][0]["metadata"]["labels"]
     assert arc_b["redundant.kube/role"] == "passive" and arc_b["redundant.kube/instance-number"] == "2"
     assert len(first.result["pods"]) == 12
