@@ -127,13 +127,17 @@ def running_containers() -> list[str]:
 
 
 def restore(
-    saved: dict[str, str], root: str = ROOT, containers: list[str] | None = None, only: set[str] | None = None
+    saved: dict[str, str],
+    root: str = ROOT,
+    containers: list[str] | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> int:
-    """Write back what the tests are known to change; `only` (paths under /proc/sys) narrows that to the
-    parameters a caller knows it changed, leaving alone what concurrent test runs set meanwhile."""
+    """Write back what the tests are known to change; `only` (paths under /proc/sys, or patterns of them such as
+    net/ipv4/conf/*/forwarding) narrows that to the parameters a caller knows it changed, leaving alone what
+    concurrent test runs set meanwhile."""
     changed = changed_parameters(saved, writable_parameters(root))
     if only is not None:
-        changed = {rel: values for rel, values in changed.items() if rel in only}
+        changed = {rel: values for rel, values in changed.items() if matches(rel, only)}
     if containers is None and any(matches(rel, FORWARDING) for rel in changed):
         containers = running_containers()
     failures = 0
@@ -184,10 +188,10 @@ def main() -> int:
         or sys.argv[1] not in ("save", "restore", "check")
         or (sys.argv[1] != "restore" and len(sys.argv) > 3)
     ):
-        print("usage: host_sysctl.py save|check FILE | restore FILE [PARAM...]", file=sys.stderr)
+        print("usage: host_sysctl.py save|check FILE | restore FILE [PARAM or PATTERN...]", file=sys.stderr)
         return 2
     action, state_file = sys.argv[1:3]
-    only = {p.replace(".", "/") for p in sys.argv[3:]} or None
+    only = tuple(p.replace(".", "/") for p in sys.argv[3:]) or None
     if action == "save":
         with open(state_file, "w", encoding="utf-8") as handle:
             json.dump(writable_parameters(), handle)

@@ -38,8 +38,10 @@ PODMAN_ENV = {**os.environ, "CONTAINERS_CONF": str(MOLECULE / "containers.conf")
 NODE_COUNT = 3
 API_VIP_HOST = 100  # host part of the VIP in the podman network's /24; the nodes are .11, .12, .13
 READY_TIMEOUT = 600
-# Global kernel parameters the nodes change: kubelet's kernel tunables, and systemd-sysctl's files in the
-# node image (99-protect-links.conf). `stop` restores only these (tests/host_sysctl.py).
+# Global kernel parameters the nodes change: kubelet's kernel tunables, systemd-sysctl's files in the node image
+# (99-protect-links.conf), the file limits systemd raises as each node's PID 1, and the forwarding podman's bridge
+# network turns on (host_sysctl.py puts it back only once no container runs). `stop` restores only these
+# (tests/host_sysctl.py), so that `make test-realnodes` alone leaves the machine as it found it.
 HOST_SYSCTLS = (
     "vm.overcommit_memory",
     "vm.panic_on_oom",
@@ -51,6 +53,12 @@ HOST_SYSCTLS = (
     "fs.protected_symlinks",
     "fs.protected_regular",
     "fs.protected_fifos",
+    "fs.file-max",
+    "fs.nr_open",
+    "net.ipv4.ip_forward",
+    "net.ipv4.conf.*.forwarding",
+    "net.ipv6.conf.*.forwarding",
+    "net.ipv4.conf.all.accept_redirects",
 )
 
 

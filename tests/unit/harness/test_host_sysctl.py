@@ -104,3 +104,19 @@ def test_ip_forward_is_restored_before_the_interface_flags():
     )
 
     assert order[0] == "net/ipv4/ip_forward"
+
+
+def test_restore_only_the_named_parameters_and_patterns(tmp_path):
+    fake_proc_sys(str(tmp_path))
+    saved = host_sysctl.writable_parameters(str(tmp_path))
+    write(str(tmp_path), "kernel/panic", "10\n")
+    write(str(tmp_path), "vm/overcommit_memory", "1\n")
+    write(str(tmp_path), "net/ipv4/conf/eth0/forwarding", "1\n")
+
+    only = ("kernel/panic", "net/ipv4/conf/*/forwarding")
+    assert host_sysctl.restore(saved, str(tmp_path), containers=[], only=only) == 0
+
+    after = host_sysctl.writable_parameters(str(tmp_path))
+    assert after["kernel/panic"] == "1\n"
+    assert after["net/ipv4/conf/eth0/forwarding"] == "0\n"
+    assert after["vm/overcommit_memory"] == "1\n"  # not named: another run's to put back
