@@ -2,8 +2,9 @@
 real mosquitto broker (`localhost/redundant-kube-test/mosquitto`: the mosquitto package laid out like the official
 eclipse-mosquitto image the example names, NOT that image). The example is changed only by EXTRA_VARS: the image,
 the namespace, the kubeconfig, and rk_apps without the broker's NFS data volume (this kernel has no NFS server;
-the VM tier mounts NFS). Its drill runs as the example has it; losing a node runs through drill.yml with this
-cluster's lose-node and restore-node commands, on the third node the two-node example does not have.
+the VM tier mounts NFS). Its drill runs the example's steps with `drain` added, and losing a node runs through
+drill.yml with this cluster's lose-node and restore-node commands: both use the third node the two-node example
+does not have.
 
 Realnodes tier only: tests/realnodes is not in pytest's testpaths, `make test-realnodes` runs it on the
 real-node cluster (tests/realnodes/conftest.py)."""
