@@ -30,6 +30,9 @@ from pathlib import Path
 import images
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import host_sysctl  # tests/host_sysctl.py: the forwarding parameters the podman network turns on
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 MOLECULE = REPO / "tests/molecule"
@@ -39,8 +42,8 @@ NODE_COUNT = 3
 API_VIP_HOST = 100  # host part of the VIP in the podman network's /24; the nodes are .11, .12, .13
 READY_TIMEOUT = 600
 # Global kernel parameters the nodes change: kubelet's kernel tunables, systemd-sysctl's files in the node image
-# (99-protect-links.conf), the file limits systemd raises as each node's PID 1, and the forwarding podman's bridge
-# network turns on (host_sysctl.py puts it back only once no container runs). `stop` restores only these
+# (99-protect-links.conf), the file limits systemd raises as each node's PID 1, and (host_sysctl.FORWARDING) the
+# forwarding podman's bridge network turns on, put back only once no container runs. `stop` restores only these
 # (tests/host_sysctl.py), so that `make test-realnodes` alone leaves the machine as it found it.
 HOST_SYSCTLS = (
     "vm.overcommit_memory",
@@ -55,10 +58,6 @@ HOST_SYSCTLS = (
     "fs.protected_fifos",
     "fs.file-max",
     "fs.nr_open",
-    "net.ipv4.ip_forward",
-    "net.ipv4.conf.*.forwarding",
-    "net.ipv6.conf.*.forwarding",
-    "net.ipv4.conf.all.accept_redirects",
 )
 
 
@@ -423,6 +422,7 @@ class Cluster:
                     "restore",
                     str(sysctl_file),
                     *HOST_SYSCTLS,
+                    *host_sysctl.FORWARDING,
                 ],
                 check=False,
             )
