@@ -817,7 +817,7 @@ pods:
   type: list
   elements: dict
   sample: [{name: d2000-server-a-6f9c-x2x, workload: server, kind: server, side: a, node: node-1,
-            phase: Running, ready: true, restarts: 0}]
+            phase: Running, ready: true, restarts: 0, terminating: false}]
 volume_growth:
   description: Steps of the volume growth procedure taken (or, in check mode, planned).
   returned: state is present

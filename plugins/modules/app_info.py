@@ -63,12 +63,16 @@ workloads:
   sample: [{name: d2000-server-a, kind: Deployment, workload: server, workload_kind: server, side: a,
             replicas: 1, ready_replicas: 1}]
 pods:
-  description: Pods with workload, side, node, phase, readiness and restarts.
+  description:
+    - Pods with workload, side, node, phase, readiness and restarts.
+    - C(terminating) is true for a pod deleted or evicted but not gone yet, such as the pod of a lost node,
+      which stays listed until that node's kubelet is back to end it (or it is deleted with force); its
+      replacement is listed beside it.
   returned: always
   type: list
   elements: dict
   sample: [{name: d2000-server-a-5d9c-7xk2p, workload: server, kind: server, side: a, node: node-1,
-            phase: Running, ready: true, restarts: 0}]
+            phase: Running, ready: true, restarts: 0, terminating: false}]
 claims:
   description: PersistentVolumeClaims with phase, requested size, capacity, class and side.
   returned: always

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
 import ipaddress
 import json
 import os
@@ -90,6 +91,52 @@ def run(
             f"{' '.join(argv[:4])} failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
         )
     return done
+
+
+def role_packages() -> list[str]:
+    """The Debian packages the kubeadm and vip roles install, from the roles' own lists."""
+    kubeadm = yaml.safe_load((REPO / "roles/kubeadm/vars/Debian.yml").read_text())["kubeadm_runtime_packages"]
+    vip = yaml.safe_load((REPO / "roles/vip/defaults/main.yml").read_text())["vip_packages"]
+    return sorted({*kubeadm, *vip})
+
+
+def node_image_with_role_packages(base: str) -> str:
+    """The molecule image with the kubeadm and vip roles' packages installed, built once (tag: a hash of the
+    base image and the list), which takes their installs out of every start. The kubeadm_cluster and k3s_two_node
+    molecule scenarios prove the roles install them on a bare node; here they find them installed.
+    systemd-resolved stays out: the dns_resolver role looks at the node's resolver before installing it."""
+    packages = role_packages()
+    key = hashlib.sha256(json.dumps([base, packages]).encode()).hexdigest()[:12]
+    image = f"localhost/redundant-kube/realnodes-node:{key}"
+    if run(["podman", "image", "exists", image], check=False).returncode == 0:
+        return image
+    log(f"node image {image}: {base} with {' '.join(packages)} (apt-get, once)")
+    builder = f"rk-node-image-{os.getpid()}"
+    install = (
+        "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "
+        + " ".join(packages)
+        # As in the base image: no package lists (the nodes mount their own), and stale ones for apt's cache age.
+        + " && apt-get clean && rm -rf /var/lib/apt/lists/* && touch -d @0 /var/lib/apt/lists"
+    )
+    try:
+        run(["podman", "run", "--name", builder, base, "bash", "-c", install], timeout=1200)
+        run(["podman", "commit", "--quiet", "--change", 'CMD ["/sbin/init"]', builder, image])
+    finally:
+        run(["podman", "rm", "--force", builder], check=False)
+    return image
+
+
+def remove_kubelet_cgroups(node: str, *, keep_root: bool) -> None:
+    """Remove the empty cgroups under the node kubelet's cgroup root in the machine's hierarchy (one root per
+    node and hierarchy, see site.yml), deepest first; with keep_root the roots themselves stay for the kubelet."""
+    for root in Path("/sys/fs/cgroup").glob(f"*/{node}"):
+        for directory in sorted(root.glob("**/"), key=lambda p: len(p.parts), reverse=True):
+            if keep_root and directory == root:
+                continue
+            try:
+                directory.rmdir()
+            except OSError as exc:
+                log(f"cgroup {directory} left: {exc.strerror}")
 
 
 class Cluster:
@@ -169,7 +216,9 @@ class Cluster:
             self.stop()
         self.state.mkdir(parents=True, exist_ok=True)
         description = json.loads(Path(images.build()).read_text())
-        node_image = run([str(MOLECULE / "build-image.sh")]).stdout.strip().splitlines()[-1]
+        node_image = node_image_with_role_packages(
+            run([str(MOLECULE / "build-image.sh")]).stdout.strip().splitlines()[-1]
+        )
         sysctl_file = self.state / "host-sysctl.json"
         run([sys.executable, str(TESTS / "host_sysctl.py"), "save", str(sysctl_file)])
         addresses = self._create_nodes(node_image)
@@ -365,6 +414,10 @@ class Cluster:
     def restore_node(self, node: str, timeout: float = READY_TIMEOUT) -> None:
         self.require_node(node)
         started = datetime.datetime.now(datetime.UTC)
+        # A machine that lost its power boots with an empty cgroup tree. This node's pod cgroups outlive its
+        # container in the machine's hierarchy, and the restarted kubelet's cAdvisor would spend about 3 s on each
+        # (it retries containerd for a task that died with the node): about 90 s with a few dozen.
+        remove_kubelet_cgroups(node, keep_root=True)
         run(["podman", "start", node])
         self._wait_for_systemd(node)
         deadline = time.monotonic() + timeout
@@ -404,15 +457,8 @@ class Cluster:
         for node in self.nodes:
             run(["podman", "volume", "rm", "--force", f"{node}-containerd"], check=False)
         run(["podman", "network", "rm", "--force", self.name], check=False)
-        # The kubelets' cgroups live in the machine's hierarchy (one root per node, see site.yml); their
-        # processes are gone with the containers, the empty directories are removed here.
         for node in self.nodes:
-            for root in Path("/sys/fs/cgroup").glob(f"*/{node}"):
-                for directory in sorted(root.glob("**/"), key=lambda p: len(p.parts), reverse=True):
-                    try:
-                        directory.rmdir()
-                    except OSError as exc:
-                        log(f"cgroup {directory} left: {exc.strerror}")
+            remove_kubelet_cgroups(node, keep_root=False)
         sysctl_file = self.state / "host-sysctl.json"
         if sysctl_file.is_file():
             restored = run(

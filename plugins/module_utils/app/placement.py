@@ -39,6 +39,8 @@ def pod_summary(pod: dict[str, Any]) -> dict[str, Any]:
         "phase": pod.get("status", {}).get("phase", "Pending"),
         "ready": is_ready(pod),
         "restarts": sum(s.get("restartCount", 0) for s in statuses),
+        # Deleted or evicted, not gone yet: a pod on a node that was lost stays so until its kubelet is back.
+        "terminating": bool(pod["metadata"].get("deletionTimestamp")),
     }
 
 

@@ -12,6 +12,17 @@ def test_report_redundant_pair():
     assert report["redundant"] is True and report["reasons"] == []
     assert report["topology"] == "pair"
     assert [p["name"] for p in report["pods"]] == ["clc-a", "clc-b", "server-a", "server-b"]
+    assert not any(p["terminating"] for p in report["pods"])
+
+
+def test_report_marks_the_evicted_pod_of_a_lost_node_beside_its_replacement():
+    evicted = pod("server-a-old", "server", "server", "a", "n3", ready=False)
+    evicted["metadata"]["deletionTimestamp"] = "2026-12-06T14:00:00Z"
+    report = app_report(PAIR_WORKLOADS, [*pair_pods(), evicted], BOUND, PDB, NODES)
+    marked = {
+        p["name"]: p["terminating"] for p in report["pods"] if p["side"] == "a" and p["kind"] == "server"
+    }
+    assert marked == {"server-a": False, "server-a-old": True}
 
 
 def test_report_side_down_claim_unbound_budget_missing():
