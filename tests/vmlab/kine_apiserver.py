@@ -101,12 +101,26 @@ class KubeOnKine:
                 "--service-account-issuer=https://kubernetes.default.svc",
                 f"--service-account-key-file={self.work / 'sa.pub'}",
                 f"--service-account-signing-key-file={key}",
+                # No watch cache: every read after a failover comes from MariaDB through kine, not from the API
+                # server's memory. It also spares the pair the cache's start, a list of every resource at once,
+                # which on these emulated VMs made each query take seconds and the API server give up at start
+                # ("unable to perform initial IP and Port allocation check").
+                "--watch-cache=false",
+                "--enable-priority-and-fairness=false",
+                "--etcd-healthcheck-timeout=10s",
+                "--etcd-readycheck-timeout=10s",
             ],
         )
         deadline = time.monotonic() + 300
         while not self.ready():
+            for name in ("kine", "kube-apiserver"):
+                if not self.lab.service_running(name):
+                    tail = (self.lab.log_dir / f"{name}.log").read_text().splitlines()[-5:]
+                    raise ApiError(f"{name} exited before the API server was ready:\n" + "\n".join(tail))
             if time.monotonic() > deadline:
-                raise ApiError(f"kube-apiserver on kine not ready after 300 s (logs in {self.lab.log_dir})")
+                raise ApiError(
+                    f"kube-apiserver on kine not ready after 300 s: {self.failing_checks()} (logs in {self.lab.log_dir})"
+                )
             time.sleep(3)
 
     def request(self, method: str, path: str, body: dict | None = None, timeout: float = 20) -> dict:
@@ -123,6 +137,16 @@ class KubeOnKine:
         if proc.returncode != 0 or not code.startswith("2"):
             raise ApiError(f"{method} {path}: curl {proc.returncode} HTTP {code} {text[:300]}")
         return json.loads(text) if text else {}
+
+    def failing_checks(self) -> str:
+        """The /readyz checks that fail, as the API server lists them (`[-]name failed: ...`)."""
+        cmd = self.lab.netns(
+            "curl", "--silent", "--insecure", "--max-time", "10", "--header", f"Authorization: Bearer {TOKEN}",
+            f"https://127.0.0.1:{API_PORT}/readyz?verbose",
+        )  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=20)
+        failing = [line for line in proc.stdout.splitlines() if line.startswith("[-]")]
+        return "; ".join(failing) or f"curl {proc.returncode}, no failing check listed"
 
     def ready(self) -> bool:
         try:

@@ -217,6 +217,14 @@ class Lab:
         )
         (self.run_dir / f"{name}.pid").write_text(f"{proc.pid}\n")
 
+    def service_running(self, name: str) -> bool:
+        """Whether a process _start_service started still runs (an exited child's command line is empty)."""
+        try:
+            pid = int((self.run_dir / f"{name}.pid").read_text())
+        except (OSError, ValueError):
+            return False
+        return _process_mentions(pid, name)
+
     def _start_dns(self, name: str, address: str, domain: str) -> None:
         self._start_service(
             name,
