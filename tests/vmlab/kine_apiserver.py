@@ -123,8 +123,9 @@ class KubeOnKine:
                 )
             time.sleep(3)
 
-    def request(self, method: str, path: str, body: dict | None = None, timeout: float = 20) -> dict:
-        """One API request from inside the namespace (curl there: the host's routes do not reach the lab)."""
+    def call(self, method: str, path: str, body: dict | None = None, timeout: float = 20) -> tuple[str, str]:
+        """One API request from inside the namespace (curl there: the host's routes do not reach the lab): the
+        HTTP status, or why there is none, and the body."""
         cmd = self.lab.netns(
             "curl", "--silent", "--show-error", "--insecure", "--max-time", str(timeout),
             "--header", f"Authorization: Bearer {TOKEN}", "--header", "Content-Type: application/json",
@@ -134,26 +135,28 @@ class KubeOnKine:
         )  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout + 10)
         text, _newline, code = proc.stdout.rpartition("\n")
-        if proc.returncode != 0 or not code.startswith("2"):
-            raise ApiError(f"{method} {path}: curl {proc.returncode} HTTP {code} {text[:300]}")
+        if proc.returncode != 0:
+            return f"none (curl {proc.returncode}: {proc.stderr.strip()})", text
+        return code, text
+
+    def request(self, method: str, path: str, body: dict | None = None, timeout: float = 20) -> dict:
+        code, text = self.call(method, path, body, timeout)
+        if not code.startswith("2"):
+            raise ApiError(f"{method} {path}: HTTP {code} {text[:300]}")
         return json.loads(text) if text else {}
 
     def failing_checks(self) -> str:
         """The /readyz checks that fail, as the API server lists them (`[-]name failed: ...`)."""
-        cmd = self.lab.netns(
-            "curl", "--silent", "--insecure", "--max-time", "10", "--header", f"Authorization: Bearer {TOKEN}",
-            f"https://127.0.0.1:{API_PORT}/readyz?verbose",
-        )  # fmt: skip
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=20)
-        failing = [line for line in proc.stdout.splitlines() if line.startswith("[-]")]
-        return "; ".join(failing) or f"curl {proc.returncode}, no failing check listed"
+        code, text = self.call("GET", "/readyz?verbose", timeout=10)
+        failing = [line for line in text.splitlines() if line.startswith("[-]")]
+        return "; ".join(failing) or f"HTTP {code}, no failing check listed"
 
     def ready(self) -> bool:
+        """/readyz answers 200 (its body is the text `ok`, not JSON)."""
         try:
-            self.request("GET", "/readyz", timeout=5)
-        except (ApiError, ValueError, subprocess.TimeoutExpired):
+            return self.call("GET", "/readyz", timeout=5)[0] == "200"
+        except subprocess.TimeoutExpired:
             return False
-        return True
 
     def create_config_maps(self, prefix: str, count: int) -> list[str]:
         names = [f"{prefix}-{n}" for n in range(count)]
