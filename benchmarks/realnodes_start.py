@@ -20,7 +20,14 @@ from pathlib import Path
 
 CLI = Path(__file__).resolve().parents[1] / "tests" / "realnodes" / "realnodes.py"
 # Log lines of tests/realnodes/images.py and node-artifacts.sh that mean something was built.
-BUILD_MARKERS = ("building ", "debootstrap ", "writing images-", "packing ", "image registry.k8s.io/")
+BUILD_MARKERS = (
+    "building ",
+    "debootstrap ",
+    "writing images-",
+    "packing ",
+    "image registry.k8s.io/",
+    "(apt-get, once)",
+)
 
 
 def main() -> int:

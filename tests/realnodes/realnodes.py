@@ -119,7 +119,11 @@ def node_image_with_role_packages(base: str) -> str:
         + " && apt-get clean && rm -rf /var/lib/apt/lists/* && touch -d @0 /var/lib/apt/lists"
     )
     try:
-        run(["podman", "run", "--name", builder, base, "bash", "-c", install], timeout=1200)
+        # The machine's network: a podman bridge for it would turn on the machine's forwarding.
+        run(
+            ["podman", "run", "--name", builder, "--network", "host", base, "bash", "-c", install],
+            timeout=1200,
+        )
         run(["podman", "commit", "--quiet", "--change", 'CMD ["/sbin/init"]', builder, image])
     finally:
         run(["podman", "rm", "--force", builder], check=False)
@@ -215,12 +219,12 @@ class Cluster:
             log(f"removing what is left of an earlier {self.name}")
             self.stop()
         self.state.mkdir(parents=True, exist_ok=True)
+        sysctl_file = self.state / "host-sysctl.json"
+        run([sys.executable, str(TESTS / "host_sysctl.py"), "save", str(sysctl_file)])
         description = json.loads(Path(images.build()).read_text())
         node_image = node_image_with_role_packages(
             run([str(MOLECULE / "build-image.sh")]).stdout.strip().splitlines()[-1]
         )
-        sysctl_file = self.state / "host-sysctl.json"
-        run([sys.executable, str(TESTS / "host_sysctl.py"), "save", str(sysctl_file)])
         addresses = self._create_nodes(node_image)
         self._converge(description, addresses)
         self.description_file.write_text(json.dumps(description, indent=1))
