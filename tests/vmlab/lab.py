@@ -80,6 +80,15 @@ def _process_mentions(pid: int, marker: str) -> bool:
         return False
 
 
+def _pidfile_alive(pidfile: Path, marker: str) -> bool:
+    """Whether the process a pid file names is alive and its command line names marker."""
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    return _process_mentions(pid, marker)
+
+
 def _kill_pidfile(pidfile: Path, marker: str, sig: int = signal.SIGTERM, wait: float = 10.0) -> None:
     try:
         pid = int(pidfile.read_text().strip())
@@ -219,11 +228,7 @@ class Lab:
 
     def service_running(self, name: str) -> bool:
         """Whether a process _start_service started still runs (an exited child's command line is empty)."""
-        try:
-            pid = int((self.run_dir / f"{name}.pid").read_text())
-        except (OSError, ValueError):
-            return False
-        return _process_mentions(pid, name)
+        return _pidfile_alive(self.run_dir / f"{name}.pid", name)
 
     def _start_dns(self, name: str, address: str, domain: str) -> None:
         self._start_service(
@@ -292,11 +297,7 @@ class Lab:
         return self.run_dir / f"{vm.name}.pid"
 
     def running(self, name: str) -> bool:
-        try:
-            pid = int(self.pidfile(self.vms[name]).read_text())
-        except (OSError, ValueError):
-            return False
-        return _process_mentions(pid, str(self.run_dir))
+        return _pidfile_alive(self.pidfile(self.vms[name]), str(self.run_dir))
 
     def kill(self, name: str) -> None:
         """Pull the plug: SIGKILL the VM's QEMU, as a node that dies without shutting down."""
