@@ -43,15 +43,48 @@ tier_integration() {
   return $rc
 }
 tier_molecule() { tests/molecule/run.sh; }
-# One cluster for the whole session (tests/realnodes/conftest.py), removed at its end; -s shows the
-# measured node-loss and VIP figures.
-tier_realnodes() { pytest -q -s -p no:xdist --durations=0 tests/realnodes; }
+# One cluster for the tier, started here and removed at its end. Much of a realnodes test is waiting for
+# containers and controllers, so the tests that leave the nodes alone run on two workers (a test file each);
+# those that kill nodes (marker disrupts_nodes) run after them, alone. Workers' output is hidden: the
+# figures the tests measure are shown from their file (conftest.py's figure()).
+tier_realnodes() {
+  local rc=0 cli=(python3 tests/realnodes/realnodes.py)
+  rm -f tests/output/realnodes/figures.txt
+  if "${cli[@]}" start >/dev/null; then
+    pytest -q -n 2 --dist loadfile -m "not disrupts_nodes" --durations=0 tests/realnodes || rc=$?
+    pytest -q -p no:xdist -m disrupts_nodes --durations=0 tests/realnodes || rc=$?
+  else
+    rc=1
+  fi
+  [ -f tests/output/realnodes/figures.txt ] && { echo "--- measured"; cat tests/output/realnodes/figures.txt; }
+  "${cli[@]}" stop || rc=$?
+  return $rc
+}
 tier_vm() { tests/vmlab/run.sh; }
+
+# unit runs beside static when both are asked for: static is mostly one process at a time (ansible-lint,
+# ansible-test's tests one after the other), so unit's two workers use what it leaves of the two cores. Its
+# output is shown when its turn in the table comes.
+unit_beside=""
+if [[ " ${tiers[*]} " == *" static "* && " ${tiers[*]} " == *" unit "* ]]; then
+  unit_beside=$(mktemp -d)
+  ( t0=$(date +%s); tier_unit >"$unit_beside/log" 2>&1; echo $? >"$unit_beside/rc"
+    echo $(( $(date +%s) - t0 )) >"$unit_beside/seconds" ) &
+  unit_pid=$!
+fi
 
 for tier in "${tiers[@]}"; do
   t0=$(date +%s)
   echo "=== tier $tier ==="
   skip_reason=""
+  if [ "$tier" = unit ] && [ -n "$unit_beside" ]; then
+    wait "$unit_pid"
+    cat "$unit_beside/log"
+    if [ "$(cat "$unit_beside/rc")" = 0 ]; then status=ok; else status=FAILED; failed=1; fi
+    summary+=("$(printf '%-12s %-7s %4ds  beside static' unit "$status" "$(cat "$unit_beside/seconds")")")
+    rm -rf "$unit_beside"
+    continue
+  fi
   if "tier_$tier"; then status=ok; else status=FAILED; failed=1; fi
   line=$(printf '%-12s %-7s %4ds' "$tier" "$status" $(( $(date +%s) - t0 )))
   [ -n "$skip_reason" ] && [ "$status" = ok ] && line=$(printf '%-12s %-7s %4ds  %s' "$tier" skipped $(( $(date +%s) - t0 )) "$skip_reason")

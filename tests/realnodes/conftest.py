@@ -1,9 +1,12 @@
 """The realnodes cluster for a pytest session: started once (or reused when it is already running) and
 stopped at the end if this session started it. `RK_REALNODES_KEEP=1` keeps it for the next session.
+scripts/run-tests.sh starts the cluster itself and runs two sessions on it: the tests that leave the nodes
+alone with two workers, then those marked `disrupts_nodes` (they kill nodes) alone.
 
 Fixtures: `realnodes` (the running cluster, see RealNodes) and `namespace` (a fresh namespace per test,
 deleted afterwards). Reusable by other test packages through `pytest_plugins = ["tests.realnodes.conftest"]`
-or by importing them.
+or by importing them. `figure()` prints a measured figure and keeps it in FIGURES, because pytest-xdist's
+workers do not show what tests print.
 """
 
 from __future__ import annotations
@@ -22,7 +25,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import realnodes as realnodes_cli
-from playbook_run import PlaybookRun
+from playbook_run import REPO, PlaybookRun
+
+FIGURES = REPO / "tests" / "output" / "realnodes" / "figures.txt"
+
+
+def figure(text: str) -> None:
+    """A figure a test measured: printed (pytest -s) and appended to FIGURES, which the tier shows."""
+    print(text)
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    with FIGURES.open("a", encoding="utf-8") as out:
+        out.write(text.strip() + "\n")
 
 
 class RealNodes:
@@ -107,13 +120,11 @@ class DeployedExample:
 def realnodes() -> Iterator[RealNodes]:
     cluster = realnodes_cli.Cluster(os.environ.get("RK_REALNODES_NAME", "rk-realnodes"))
     was_running = bool(cluster.container_states()) and cluster.kubeconfig.is_file() and cluster.api_answers()
+    # A kept cluster may be left with a node a test killed: the next start brings it back.
     keep = was_running or os.environ.get("RK_REALNODES_KEEP") == "1"
     try:
         cluster.start()
-        nodes = RealNodes(cluster)
-        yield nodes
-        if keep:
-            nodes.restore_lost_nodes()
+        yield RealNodes(cluster)
     except realnodes_cli.Problem as problem:
         pytest.fail(f"realnodes cluster: {problem}", pytrace=False)
     finally:

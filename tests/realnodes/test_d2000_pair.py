@@ -24,7 +24,7 @@ from typing import NamedTuple
 import pytest
 import yaml
 from ansible_run import run_module
-from conftest import DeployedExample, RealNodes
+from conftest import DeployedExample, RealNodes, figure
 from playbook_run import PlaybookRun, run_playbook
 
 COMPANIONS = ("clc", "evh", "eds", "kom", "web")
@@ -270,7 +270,7 @@ def test_d2000_pair_runs_beside_its_servers_with_one_hot_side_and_a_rerun_restar
         for p in live_pods(realnodes, d2000.namespace)
     }
     assert after == before
-    print(f"d2000 pair: first run {d2000.first.seconds:.0f} s, second run {again.seconds:.0f} s")
+    figure(f"d2000 pair: first run {d2000.first.seconds:.0f} s, second run {again.seconds:.0f} s")
 
 
 def test_egress_policy_lets_the_servers_reach_the_database_port_and_no_other(realnodes: RealNodes, d2000):
@@ -351,7 +351,7 @@ def test_servers_and_archive_instances_hold_the_example_dsns_open_with_its_keepa
             pod["metadata"]["name"],
             timers,
         )
-        print(f"d2000 pair: {pod['metadata']['name']} database connections' timers {timers}")
+        figure(f"d2000 pair: {pod['metadata']['name']} database connections' timers {timers}")
 
 
 def test_license_push_restarts_the_standby_server_before_the_hot_one(realnodes: RealNodes, d2000):
@@ -389,7 +389,7 @@ def test_the_standby_takes_over_when_the_hot_server_process_or_pod_dies(realnode
     killed = time.monotonic()
     realnodes.kubectl("exec", "-n", d2000.namespace, pod["metadata"]["name"], "--", "kill", "1", check=False)
     assert hot_side(realnodes, d2000.namespace, not_side=hot) == OTHER[hot]
-    print(f"d2000 pair: side {OTHER[hot].upper()} HOT {time.monotonic() - killed:.1f} s after the kill")
+    figure(f"d2000 pair: side {OTHER[hot].upper()} HOT {time.monotonic() - killed:.1f} s after the kill")
     back = realnodes.wait(
         "the killed server back as STANDBY",
         lambda: (s := server_state(realnodes, d2000.namespace, hot)) and s["state"] == "STANDBY" and s,
@@ -402,4 +402,4 @@ def test_the_standby_takes_over_when_the_hot_server_process_or_pod_dies(realnode
     deleted = time.monotonic()
     realnodes.kubectl("delete", "pod", "-n", d2000.namespace, pod["metadata"]["name"], "--wait=false")
     assert hot_side(realnodes, d2000.namespace, not_side=OTHER[hot]) == hot
-    print(f"d2000 pair: side {hot.upper()} HOT {time.monotonic() - deleted:.1f} s after the pod deletion")
+    figure(f"d2000 pair: side {hot.upper()} HOT {time.monotonic() - deleted:.1f} s after the pod deletion")

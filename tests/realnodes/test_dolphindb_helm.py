@@ -102,7 +102,9 @@ def test_license_push_reaches_every_data_node_and_a_refused_license_rolls_back(r
             **dolphindb.extra_vars,
             "rk_license_content": "customer=realnodes\nvalid=false\n",
             "rk_license_rollback": True,
-            "rk_license_wait_timeout": 60,
+            # Long enough for a data node with a good license to be Ready (its probe looks every 2 s), and for
+            # the rollback's restart, which waits as long.
+            "rk_license_wait_timeout": 25,
         },
     )
     assert refused.rc != 0

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import DeployedExample, RealNodes
+from conftest import DeployedExample, RealNodes, figure
 from playbook_run import run_playbook
 
 
@@ -96,5 +96,5 @@ def test_iris_drill_stops_the_process_and_deletes_the_pod_and_the_data_stays(
     assert "container restarted in place" in [c["check"] for c in steps["stop_process"]["checks"]]
     assert all(c["ok"] for step in steps.values() for c in step["checks"]), steps
     for name, step in steps.items():
-        print(f"iris drill {name}: recovered in {step.get('recovery_seconds')} s")
+        figure(f"iris drill {name}: recovered in {step.get('recovery_seconds')} s")
     assert iris_session(realnodes, iris.namespace, "write ^drill").strip() == "written before the drill"

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible_run import run_module
-from conftest import DeployedExample, RealNodes
+from conftest import DeployedExample, RealNodes, figure
 from playbook_run import run_playbook
 from test_cluster import client_pod
 
@@ -117,8 +117,8 @@ def test_broker_sides_run_debians_mosquitto_on_two_nodes_and_a_rerun_restarts_no
     assert {
         side: pod["status"]["containerStatuses"][0]["containerID"] for side, pod in after.items()
     } == before
-    print(
-        f"\nk3s broker: first app.yml run {broker.first.seconds:.0f} s, second (no change) {again.seconds:.0f} s"
+    figure(
+        f"k3s broker: first app.yml run {broker.first.seconds:.0f} s, second (no change) {again.seconds:.0f} s"
     )
 
 
@@ -181,8 +181,8 @@ def test_a_message_published_through_the_service_reaches_subscribers_of_either_s
     assert received == {service: ("0", "1") for service in ("broker", "broker-side-a", "broker-side-b")}, (
         lines
     )
-    print(
-        f"\nk3s broker: one message through the Service reached all three subscribers in {time.monotonic() - began:.1f} s"
+    figure(
+        f"k3s broker: one message through the Service reached all three subscribers in {time.monotonic() - began:.1f} s"
     )
 
 
@@ -206,7 +206,7 @@ def test_the_examples_drill_and_a_drain_recover_on_real_nodes(realnodes: RealNod
     # drain_all_servers: the budget refused one side's eviction, the other side came back.
     assert steps["drain_all_servers"]["refusals"], steps["drain_all_servers"]
     for name, step in steps.items():
-        print(f"\nk3s broker drill {name}: {step['summary']}")
+        figure(f"k3s broker drill {name}: {step['summary']}")
 
 
 @dataclass
@@ -233,6 +233,7 @@ def watch_app_info(
         stop.wait(2)
 
 
+@pytest.mark.disrupts_nodes
 def test_losing_a_node_moves_its_side_to_the_spare_node_and_app_info_says_so_meanwhile(
     realnodes: RealNodes, broker, tmp_path: Path
 ):
@@ -286,7 +287,7 @@ def test_losing_a_node_moves_its_side_to_the_spare_node_and_app_info_says_so_mea
     # The lost side's evicted pod may still be listed, terminating, until the restored node's kubelet ends it.
     live = [p for p in info["pods"] if not p["terminating"]]
     assert len(live) == 2 and {p["side"]: p["node"] for p in live} == {**nodes, side: spare}, info["pods"]
-    print(
-        f"\nk3s broker lose_node: {step['summary']}; not redundant per app_info for "
+    figure(
+        f"k3s broker lose_node: {step['summary']}; not redundant per app_info for "
         f"{down[-1].at - down[0].at:.0f} s ({len(down)} of {len(samples)} answers); timeline {step['timeline']}"
     )

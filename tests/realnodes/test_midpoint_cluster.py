@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DeployedExample, RealNodes
+from conftest import DeployedExample, RealNodes, figure
 from playbook_run import PlaybookRun, run_playbook
 from support.keystore_helpers import make_certificate, pem
 from test_cluster import client_pod
@@ -157,7 +157,7 @@ def test_midpoint_members_open_the_keystore_after_their_init_container_and_a_rer
     assert again.rc == 0, again.explain()
     assert again.stats.get("changed") == 0, again.explain()
     assert container_ids(realnodes, midpoint.namespace) == before
-    print(f"midpoint cluster: first run {midpoint.first.seconds:.0f} s, second run {again.seconds:.0f} s")
+    figure(f"midpoint cluster: first run {midpoint.first.seconds:.0f} s, second run {again.seconds:.0f} s")
 
 
 def node_ids_seen(realnodes: RealNodes, namespace: str, client: str, service: str) -> list[str]:
@@ -279,4 +279,6 @@ def test_a_ca_added_to_the_keystore_reaches_the_members_with_the_same_key_while_
             assert shown["nodeId"] == name
             assert shown["keystore"]["secretKey"]["digest"] == before, name  # the key was kept, byte for byte
             assert [c["alias"] for c in shown["keystore"]["trustedCertificates"]] == ["extra-ca", "second-ca"]
-        print(f"midpoint cluster: keystore with a second CA and {replicas} members in {deploy.seconds:.0f} s")
+        figure(
+            f"midpoint cluster: keystore with a second CA and {replicas} members in {deploy.seconds:.0f} s"
+        )

@@ -123,6 +123,10 @@ class KubeOnKine:
                 )
             time.sleep(3)
 
+    def stop(self) -> None:
+        for name in ("kube-apiserver", "kine"):
+            self.lab.stop_service(name)
+
     def call(self, method: str, path: str, body: dict | None = None, timeout: float = 20) -> tuple[str, str]:
         """One API request from inside the namespace (curl there: the host's routes do not reach the lab): the
         HTTP status, or why there is none, and the body."""

@@ -175,6 +175,7 @@ class Lab:
         vm_names: list[str],
         namespace: str = "",
         data_disk_mib: Mapping[str, int] | None = None,
+        memory_mib: Mapping[str, int] | None = None,
     ):
         self.run_dir = run_dir
         self.image_dir = image_dir
@@ -185,6 +186,8 @@ class Lab:
         self.log_dir = run_dir / "logs"
         # A second, empty virtio disk (/dev/vdb in the guest) per named VM: a dedicated block device.
         self.data_disk_mib = dict(data_disk_mib or {})
+        # Guest memory per named VM, 512 MiB for the others.
+        self.memory_mib = dict(memory_mib or {})
 
     # --- network namespace and host-side services -------------------------------------------------
     def netns(self, *cmd: str) -> list[str]:
@@ -225,6 +228,9 @@ class Lab:
             start_new_session=True,
         )
         (self.run_dir / f"{name}.pid").write_text(f"{proc.pid}\n")
+
+    def stop_service(self, name: str) -> None:
+        _kill_pidfile(self.run_dir / f"{name}.pid", name)
 
     def service_running(self, name: str) -> bool:
         """Whether a process _start_service started still runs (an exited child's command line is empty)."""
@@ -279,7 +285,7 @@ class Lab:
         _run(
             self.netns(
                 "qemu-system-x86_64", "-name", vm.name,
-                "-accel", "tcg,tb-size=128", "-cpu", "max", "-smp", "1", "-m", "512",
+                "-accel", "tcg,tb-size=128", "-cpu", "max", "-smp", "1", "-m", str(self.memory_mib.get(vm.name, 512)),
                 "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
                 "-kernel", str(self.image_dir / "vmlinuz"), "-initrd", str(self.image_dir / "initrd.img"),
                 "-append", cmdline,

@@ -77,3 +77,18 @@ def test_heading_ids_follow_github():
     assert heading_id("Why a link of its own") == "why-a-link-of-its-own"
     assert heading_id("`vip`: the API address (3.6 s)") == "vip-the-api-address-36-s"
     assert heading_id("Tested how?") == "tested-how"
+
+
+# A line that is nothing but an upper-case token such as RESULT_BLOCK: a placeholder a script was meant to
+# fill in, left in the manual.
+PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$", re.M)
+
+
+@pytest.mark.parametrize("path", markdown_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_placeholder_is_left(path):
+    assert PLACEHOLDER.findall(path.read_text(encoding="utf-8")) == []
+
+
+def test_placeholder_pattern_finds_a_lone_token_and_not_a_variable_in_a_sentence():
+    assert PLACEHOLDER.findall("text\nRESULT_BLOCK\nmore") == ["RESULT_BLOCK"]
+    assert PLACEHOLDER.findall("set `RK_REALNODES_KEEP=1` to keep it\nRK_CACHE is the cache") == []
