@@ -182,7 +182,8 @@ def kill_round(tier: Tier, round_no: int, first_number: int) -> dict:
         lambda: int(tier.sh(WITNESS, f"wc -l < {ACKED_FILES}").strip()) > seen_files + 5,
         180,
     )
-    tier.sh(WITNESS, "touch /root/stop-writers; sleep 3; pkill -f /root/writer || true")
+    # [/]: the pattern must not match this very command line, whose shell pkill would kill (ssh then exits 255).
+    tier.sh(WITNESS, "touch /root/stop-writers; sleep 3; pkill -f '[/]root/writer' || true")
     ping_gap, _pings = pinger.stop()
     rows_log, files_log = tier.sh(WITNESS, f"cat {ACKED_ROWS}"), tier.sh(WITNESS, f"cat {ACKED_FILES}")
     acked_rows, acked_files = numbers(rows_log), numbers(files_log)
