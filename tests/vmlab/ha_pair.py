@@ -29,8 +29,8 @@ PAIR = ["ha1", "ha2"]
 WITNESS = "witness"
 DATA_DISK_MIB = 1024
 # A pair node runs MariaDB (its 128 MiB buffer pool), the NFS server, Corosync (which locks its memory) and
-# Pacemaker's daemons. With 512 MiB, MariaDB answered kine's queries in 1 to 10 s and an ssh session to the
-# primary hung for minutes.
+# Pacemaker's daemons. With 512 MiB, MariaDB answered kine's queries in 1 to 10 s and an ssh session to a pair
+# node hung for minutes.
 PAIR_MEMORY_MIB = 1024
 ROUNDS = 3
 KINE_OBJECTS = 20
