@@ -89,14 +89,6 @@ class RealNodes:
         """A command in the node's own shell (podman exec), as an operator logged in there runs it."""
         return realnodes_cli.run(["podman", "exec", node, *argv], check=False, timeout=60)
 
-    def restore_lost_nodes(self) -> None:
-        """Start again every node a test killed, and wait until every node and system pod is back."""
-        lost = [node for node, state in self.cluster.container_states().items() if state != "running"]
-        for node in lost:
-            self.cluster.restore_node(node)
-        if lost:
-            self.cluster.wait_system_pods()
-
     def node_addresses(self) -> dict[str, str]:
         return {
             node["metadata"]["name"]: next(
@@ -136,14 +128,14 @@ def realnodes() -> Iterator[RealNodes]:
 def every_node_up_for_the_module(realnodes: RealNodes) -> None:
     """every_node_up before a module's own module-scoped fixtures, which pytest sets up before any
     function-scoped one (test_node_dns.py's node_inventory runs commands on every node)."""
-    realnodes.restore_lost_nodes()
+    realnodes.cluster.restore_lost_nodes()
 
 
 @pytest.fixture(autouse=True)
 def every_node_up(realnodes: RealNodes) -> None:
     """A node a test killed (test_node_loss.py) comes back before the next test, not at the end of its own:
     after the last test the cluster is removed, so nothing waits for a node only to delete it."""
-    realnodes.restore_lost_nodes()
+    realnodes.cluster.restore_lost_nodes()
 
 
 @pytest.fixture

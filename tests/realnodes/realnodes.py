@@ -207,14 +207,11 @@ class Cluster:
     def start(self) -> Path:
         began = time.monotonic()
         states = self.container_states()
-        lost = [node for node, state in states.items() if state != "running"]
-        if set(states) == set(self.nodes) and self.kubeconfig.is_file() and len(lost) < len(states):
+        running = [node for node, state in states.items() if state == "running"]
+        if set(states) == set(self.nodes) and self.kubeconfig.is_file() and running:
             # A kept cluster with nodes a test killed (lose-node): bring them back rather than rebuild.
-            for node in lost:
-                self.restore_node(node)
+            self.restore_lost_nodes()
             if self.api_answers():
-                if lost:
-                    self.wait_system_pods()
                 log(f"{self.name} is running already")
                 return self.kubeconfig
         if states:
@@ -435,6 +432,14 @@ class Cluster:
                 return
             time.sleep(2)
         raise Problem(f"{node} was started but is not Ready after {timeout:.0f} s")
+
+    def restore_lost_nodes(self) -> None:
+        """Start again every node that is not running, and wait until every node and system pod is back."""
+        lost = [node for node, state in self.container_states().items() if state != "running"]
+        for node in lost:
+            self.restore_node(node)
+        if lost:
+            self.wait_system_pods()
 
     def node_ready(self, node: str) -> bool:
         jsonpath = 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'

@@ -80,21 +80,22 @@ def _process_mentions(pid: int, marker: str) -> bool:
         return False
 
 
-def _pidfile_alive(pidfile: Path, marker: str) -> bool:
-    """Whether the process a pid file names is alive and its command line names marker."""
+def _pidfile_process(pidfile: Path, marker: str) -> int | None:
+    """The pid a pid file names, if that process is alive and its command line names marker."""
     try:
         pid = int(pidfile.read_text().strip())
     except (OSError, ValueError):
-        return False
-    return _process_mentions(pid, marker)
+        return None
+    return pid if _process_mentions(pid, marker) else None
+
+
+def _pidfile_alive(pidfile: Path, marker: str) -> bool:
+    return _pidfile_process(pidfile, marker) is not None
 
 
 def _kill_pidfile(pidfile: Path, marker: str, sig: int = signal.SIGTERM, wait: float = 10.0) -> None:
-    try:
-        pid = int(pidfile.read_text().strip())
-    except (OSError, ValueError):
-        return
-    if not _process_mentions(pid, marker):
+    pid = _pidfile_process(pidfile, marker)
+    if pid is None:
         return
     os.kill(pid, sig)
     deadline = time.monotonic() + wait
