@@ -8,7 +8,7 @@
 #   realnodes    a real 3-node kubeadm cluster in podman containers, running workloads (tests/realnodes)
 #   molecule     role scenarios on systemd containers (podman)
 #   vm           QEMU VM tier (real kernel)
-# A tier that cannot run here calls skip_tier with the reason; the table says `skipped` and why.
+# unit runs beside static and vm beside molecule when both of a pair are asked for (see BESIDE below).
 # After the last tier the host's kernel parameters are compared with those at the start (tests/host_sysctl.py):
 # a parameter the tests changed and did not restore fails the run, named.
 set -uo pipefail
@@ -20,8 +20,6 @@ tiers=("$@")
 start_all=$(date +%s)
 summary=()
 failed=0
-skip_reason=""
-skip_tier() { skip_reason=$1; echo "SKIPPED tier: $1"; }
 sysctl_state=$(mktemp)
 trap 'rm -f "$sysctl_state"' EXIT
 python3 tests/host_sysctl.py save "$sysctl_state"
@@ -44,14 +42,14 @@ tier_integration() {
 }
 tier_molecule() { tests/molecule/run.sh; }
 # One cluster for the tier, started here and removed at its end. Much of a realnodes test is waiting for
-# containers and controllers, so the tests that leave the nodes alone run on two workers (a test file each);
+# containers and controllers, so the tests that leave the nodes alone run on three workers (a test file each);
 # those that kill nodes (marker disrupts_nodes) run after them, alone. Workers' output is hidden: the
 # figures the tests measure are shown from their file (conftest.py's figure()).
 tier_realnodes() {
   local rc=0 cli=(python3 tests/realnodes/realnodes.py)
   rm -f tests/output/realnodes/figures.txt
   if "${cli[@]}" start >/dev/null; then
-    pytest -q -n 2 --dist loadfile -m "not disrupts_nodes" --durations=0 tests/realnodes || rc=$?
+    pytest -q -n 3 --dist loadfile -m "not disrupts_nodes" --durations=0 tests/realnodes || rc=$?
     pytest -q -p no:xdist -m disrupts_nodes --durations=0 tests/realnodes || rc=$?
   else
     rc=1
@@ -62,33 +60,43 @@ tier_realnodes() {
 }
 tier_vm() { tests/vmlab/run.sh; }
 
-# unit runs beside static when both are asked for: static is mostly one process at a time (ansible-lint,
-# ansible-test's tests one after the other), so unit's two workers use what it leaves of the two cores. Its
-# output is shown when its turn in the table comes.
-unit_beside=""
-if [[ " ${tiers[*]} " == *" static "* && " ${tiers[*]} " == *" unit "* ]]; then
-  unit_beside=$(mktemp -d)
-  ( t0=$(date +%s); tier_unit >"$unit_beside/log" 2>&1; echo $? >"$unit_beside/rc"
-    echo $(( $(date +%s) - t0 )) >"$unit_beside/seconds" ) &
-  unit_pid=$!
-fi
+# A tier that mostly waits, or runs one process at a time, leaves part of the two cores idle: the tier named
+# here runs beside it, started in the background when that tier starts (if both are asked for), its output
+# shown when its own turn in the table comes. unit beside static: static is mostly one process at a time
+# (ansible-lint, ansible-test's tests one after the other). vm beside molecule: the molecule lanes are mostly
+# Ansible's per-task work and leave a third of the cores idle, which the VMs' emulated CPUs use; the VMs have a
+# network namespace of their own and change nothing molecule restores on the host.
+declare -A BESIDE=([unit]=static [vm]=molecule)
+declare -A beside_dir=() beside_pid=() begun=()
+asked() { [[ " ${tiers[*]} " == *" $1 "* ]]; }
+start_tiers_beside() {
+  local tier
+  for tier in "${!BESIDE[@]}"; do
+    [ "${BESIDE[$tier]}" = "$1" ] && asked "$tier" && [ -z "${begun[$tier]:-}" ] || continue
+    begun[$tier]=1
+    beside_dir[$tier]=$(mktemp -d)
+    ( t0=$(date +%s); "tier_$tier" >"${beside_dir[$tier]}/log" 2>&1; echo $? >"${beside_dir[$tier]}/rc"
+      echo $(( $(date +%s) - t0 )) >"${beside_dir[$tier]}/seconds" ) &
+    beside_pid[$tier]=$!
+  done
+}
 
 for tier in "${tiers[@]}"; do
   t0=$(date +%s)
   echo "=== tier $tier ==="
-  skip_reason=""
-  if [ "$tier" = unit ] && [ -n "$unit_beside" ]; then
-    wait "$unit_pid"
-    cat "$unit_beside/log"
-    if [ "$(cat "$unit_beside/rc")" = 0 ]; then status=ok; else status=FAILED; failed=1; fi
-    summary+=("$(printf '%-12s %-7s %4ds  beside static' unit "$status" "$(cat "$unit_beside/seconds")")")
-    rm -rf "$unit_beside"
+  begun[$tier]=1
+  if [ -n "${beside_pid[$tier]:-}" ]; then
+    wait "${beside_pid[$tier]}"
+    dir=${beside_dir[$tier]}
+    cat "$dir/log"
+    if [ "$(cat "$dir/rc")" = 0 ]; then status=ok; else status=FAILED; failed=1; fi
+    summary+=("$(printf '%-12s %-7s %4ds  beside %s' "$tier" "$status" "$(cat "$dir/seconds")" "${BESIDE[$tier]}")")
+    rm -rf "$dir"
     continue
   fi
+  start_tiers_beside "$tier"
   if "tier_$tier"; then status=ok; else status=FAILED; failed=1; fi
-  line=$(printf '%-12s %-7s %4ds' "$tier" "$status" $(( $(date +%s) - t0 )))
-  [ -n "$skip_reason" ] && [ "$status" = ok ] && line=$(printf '%-12s %-7s %4ds  %s' "$tier" skipped $(( $(date +%s) - t0 )) "$skip_reason")
-  summary+=("$line")
+  summary+=("$(printf '%-12s %-7s %4ds' "$tier" "$status" $(( $(date +%s) - t0 )))")
 done
 echo "=== host state ==="
 if python3 tests/host_sysctl.py check "$sysctl_state"; then status=ok; else status=FAILED; failed=1; fi
