@@ -345,6 +345,7 @@ def kine_across_failover(tier: Tier, kube: KubeOnKine) -> dict:
 # What the pair's engines say, saved when a step fails: the VMs and their logs are gone after the run.
 DIAGNOSIS = (
     "crm_mon --one-shot --inactive --show-detail",
+    "systemctl list-jobs --no-pager",  # a start that hangs
     "cat /proc/drbd; drbdadm status",
     "corosync-quorumtool -s",
     "corosync-qdevice-tool -sv",
@@ -389,7 +390,8 @@ def scenario_ha_pair(tier: Tier) -> str:
     refuses_a_missing_disk(tier)
     try:
         return proven_pair(tier)
-    except (ScenarioFailed, LabError, ApiError) as failed:
+    # A timeout too: a converge that hangs (a unit that never starts) is where the diagnosis shows why.
+    except (ScenarioFailed, LabError, ApiError, subprocess.TimeoutExpired) as failed:
         raise ScenarioFailed(f"{failed} (diagnosis: {save_diagnosis(tier, str(failed))})") from None
 
 
