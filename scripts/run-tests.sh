@@ -8,8 +8,7 @@
 #   realnodes    a real 3-node kubeadm cluster in podman containers, running workloads (tests/realnodes)
 #   molecule     role scenarios on systemd containers (podman)
 #   vm           QEMU VM tier (real kernel)
-# unit runs beside static, and integration beside the realnodes tier's node losses, when both are asked for
-# (see BESIDE below).
+# unit runs beside static when both are asked for (see BESIDE below).
 # After the last tier the host's kernel parameters are compared with those at the start (tests/host_sysctl.py):
 # a parameter the tests changed and did not restore fails the run, named.
 set -uo pipefail
@@ -17,7 +16,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_COLLECTIONS_PATH="$PWD/.collections" ANSIBLE_ROLES_PATH="$PWD/roles"
 export PYTHONDONTWRITEBYTECODE=1
 tiers=("$@")
-[ ${#tiers[@]} -eq 0 ] && tiers=(static unit realnodes integration molecule vm)
+[ ${#tiers[@]} -eq 0 ] && tiers=(static unit integration realnodes molecule vm)
 start_all=$(date +%s)
 summary=()
 failed=0
@@ -44,15 +43,14 @@ tier_integration() {
 tier_molecule() { tests/molecule/run.sh; }
 # One cluster for the tier, started here and removed at its end. Much of a realnodes test is waiting for
 # containers and controllers, so the tests that leave the nodes alone run on two workers (a test file each);
-# those that kill nodes (marker disrupts_nodes) run after them, alone; they mostly wait for the node lifecycle
-# controller's timers, so what runs beside them (BESIDE below) starts with them. Workers' output is hidden: the
-# figures the tests measure are shown from their file (conftest.py's figure()).
+# those that drain or kill nodes (marker disrupts_nodes: a drain evicts other tests' pods too) run after them,
+# alone. Workers' output is hidden: the figures the tests measure are shown from their file (conftest.py's
+# figure()).
 tier_realnodes() {
   local rc=0 cli=(python3 tests/realnodes/realnodes.py)
   rm -f tests/output/realnodes/figures.txt
   if "${cli[@]}" start >/dev/null; then
     pytest -q -n 2 --dist loadfile -m "not disrupts_nodes" --durations=0 tests/realnodes || rc=$?
-    start_tiers_beside realnodes_node_loss
     pytest -q -p no:xdist -m disrupts_nodes --durations=0 tests/realnodes || rc=$?
   else
     rc=1
@@ -63,15 +61,13 @@ tier_realnodes() {
 }
 tier_vm() { tests/vmlab/run.sh; }
 
-# A tier, or a part of one, that mostly waits or runs one process at a time leaves part of the two cores idle:
-# the tier named here runs beside it, started in the background when that point comes (a tier's start, or
-# start_tiers_beside called inside a tier) if both are asked for; its output is shown when its own turn in the
-# table comes. unit beside static: static is mostly one process at a time (ansible-lint, ansible-test's tests
-# one after the other). integration beside the realnodes tier's node losses (about 3 minutes of timers, a
-# third of the cores busy): the local control planes have nothing in common with the node containers. Not
-# the vm tier beside molecule: the VMs' emulated CPUs take whatever the cores have, and the molecule
-# scenarios took three times as long beside them (1259 s for both against about 1100 s one after the other).
-declare -A BESIDE=([unit]=static [integration]=realnodes_node_loss)
+# A tier that runs one process at a time leaves part of the two cores idle: the tier named here runs beside it,
+# started in the background when that tier starts (if both are asked for); its output is shown when its own
+# turn in the table comes. unit beside static: static is mostly one process at a time (ansible-lint,
+# ansible-test's tests one after the other). Tried and left out, because each pair took longer than its two
+# tiers one after the other (docs/testing.md#time): vm beside molecule (the VMs' emulated CPUs take whatever
+# the cores have), integration beside the realnodes tests that kill nodes.
+declare -A BESIDE=([unit]=static)
 declare -A beside_dir=() beside_pid=() begun=()
 asked() { [[ " ${tiers[*]} " == *" $1 "* ]]; }
 start_tiers_beside() {

@@ -16,7 +16,8 @@ description:
     and volumes (same UIDs).
   - V(drain) cordons the target server's node and evicts every pod on it like C(kubectl drain), through the
     Eviction API so PodDisruptionBudgets are honoured; a refused eviction (HTTP 429) is reported and retried
-    until O(wait_timeout). Checks - the server is replaced on another node, same claims and volumes. The node is
+    until O(wait_timeout); a pod whose namespace is being deleted (its eviction is refused) is left to that
+    deletion. Checks - the server is replaced on another node, same claims and volumes. The node is
     uncordoned afterwards (O(uncordon)).
   - V(drain_all_servers) cordons the nodes of every server at once and evicts their pods, the servers first and
     back to back - the drain that would take both sides of a pair (or all members of a cluster). Check - the

@@ -1,7 +1,7 @@
 """The realnodes cluster for a pytest session: started once (or reused when it is already running) and
 stopped at the end if this session started it. `RK_REALNODES_KEEP=1` keeps it for the next session.
 scripts/run-tests.sh starts the cluster itself and runs two sessions on it: the tests that leave the nodes
-alone with two workers, then those marked `disrupts_nodes` (they kill nodes) alone.
+alone with two workers, then those marked `disrupts_nodes` (they drain or kill nodes) alone.
 
 Fixtures: `realnodes` (the running cluster, see RealNodes) and `namespace` (a fresh namespace per test,
 deleted afterwards). Reusable by other test packages through `pytest_plugins = ["tests.realnodes.conftest"]`

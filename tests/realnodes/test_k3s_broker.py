@@ -186,6 +186,8 @@ def test_a_message_published_through_the_service_reaches_subscribers_of_either_s
     )
 
 
+# Draining evicts every pod of the drained nodes, other tests' too: it runs alone, with the node losses.
+@pytest.mark.disrupts_nodes
 def test_the_examples_drill_and_a_drain_recover_on_real_nodes(realnodes: RealNodes, broker, tmp_path: Path):
     assert broker.first.rc == 0, broker.first.explain()
     report = tmp_path / "k3s-broker-drill.json"

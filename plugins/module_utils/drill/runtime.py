@@ -43,6 +43,7 @@ from ansible_collections.redundant.kube.plugins.module_utils.drill.steps import 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.objects import app_selector, exec_in_pod
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import (
     ApiStatusError,
+    NamespaceTerminatingError,
     NotFoundError,
     Resources,
 )
@@ -141,8 +142,10 @@ class NodeDrain:
             self.resources.request(
                 "POST", path, body=body, what=f"eviction of pod {meta['namespace']}/{meta['name']}"
             )
-        except NotFoundError:
-            return None  # gone already: nothing left to evict
+        # Gone already, or going with its namespace (an eviction there is refused, as kubectl drain finds too):
+        # nothing left to evict.
+        except (NotFoundError, NamespaceTerminatingError):
+            return None
         except ApiStatusError as exc:
             if exc.status != 429:
                 raise

@@ -89,6 +89,11 @@ class NotFoundError(KubeError):
     """The object (or its API) does not exist on the server."""
 
 
+class NamespaceTerminatingError(KubeError):
+    """A write refused because its namespace is being deleted (403 with the cause NamespaceTerminating): no
+    permission is missing, and what the namespace holds goes with it."""
+
+
 class ApiStatusError(KubeError):
     """The server answered with an error status; `status` is the HTTP code (429 for a refused eviction)."""
 
@@ -110,6 +115,15 @@ def _status_message(exc: Any) -> str:
         return body.get("message") or exc.reason
     except (TypeError, ValueError, AttributeError):
         return str(getattr(exc, "reason", exc))
+
+
+def _status_causes(exc: Any) -> list[str]:
+    """The `type` of each cause in the Status the server answered with (details.causes)."""
+    try:
+        causes = (json.loads(exc.body).get("details") or {}).get("causes") or []
+        return [cause.get("type", "") for cause in causes]
+    except (TypeError, ValueError, AttributeError):
+        return []
 
 
 # Answers meaning "not now" that client-go and kubectl retry: API priority and fairness or a limiter
@@ -251,6 +265,8 @@ class Resources:
                 "certificate is wrong or expired; refresh the kubeconfig or api_key"
             )
         if exc.status == 403:
+            if "NamespaceTerminating" in _status_causes(exc):
+                return NamespaceTerminatingError(f"{what}: {message}")
             return KubeError(f"{what} is forbidden: {message}; grant the user that permission (RBAC)")
         if exc.status == 404:
             return NotFoundError(f"{what}: {message}")

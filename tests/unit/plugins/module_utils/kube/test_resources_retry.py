@@ -21,17 +21,18 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.client import 
 from ansible_collections.redundant.kube.plugins.module_utils.kube.resources import (
     MAX_RETRIES,
     ApiStatusError,
+    NamespaceTerminatingError,
     Resources,
 )
 
 
 class FlakyApiServer(ThreadingHTTPServer):
     """Answers each request with the next of `script` ("drop" closes the connection unanswered, a number is
-    that HTTP status), then with 200 and an empty list."""
+    that HTTP status, a (status, Status body) pair that answer), then with 200 and an empty list."""
 
     daemon_threads = True
 
-    def __init__(self, port: int, script: list[str | int]) -> None:
+    def __init__(self, port: int, script: list[str | int | tuple[int, dict]]) -> None:
         self.script = list(script)
         self.seen: list[str] = []
         super().__init__(("127.0.0.1", port), _Handler)
@@ -49,7 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        body = json.dumps({"items": []} if step == 200 else {"kind": "Status", "message": "not now"}).encode()
+        step, status = step if isinstance(step, tuple) else (step, {"kind": "Status", "message": "not now"})
+        body = json.dumps({"items": []} if step == 200 else status).encode()
         self.send_response(int(step))
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -68,7 +70,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def serve(port: int, script: list[str | int]) -> FlakyApiServer:
+def serve(port: int, script: list[str | int | tuple[int, dict]]) -> FlakyApiServer:
     server = FlakyApiServer(port, script)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
@@ -184,4 +186,30 @@ def test_a_module_result_counts_its_retries_whether_it_succeeds_or_fails(port, t
     missing = run_module("cluster_info", {**args, "expected_nodes": ["node-1"]}, env=env)
     assert missing.failed and "expected node(s) not ready" in missing.result["msg"], missing.result
     assert missing.result["retries"] == 1
+    server.shutdown()
+
+
+def test_a_write_refused_in_a_namespace_being_deleted_is_told_apart_from_a_missing_permission(port):
+    # What the API server answers to a create (an eviction too) in a namespace being deleted.
+    terminating = {
+        "kind": "Status",
+        "code": 403,
+        "reason": "Forbidden",
+        "message": 'pods "p" is forbidden: unable to create new content in namespace x because it is being terminated',
+        "details": {
+            "name": "p",
+            "kind": "pods",
+            "causes": [{"type": "NamespaceTerminating", "field": "metadata.namespace"}],
+        },
+    }
+    server = serve(port, [(403, terminating), 403])
+    resources = resources_at(port)
+    path = "/api/v1/namespaces/x/pods/p/eviction"
+    with pytest.raises(NamespaceTerminatingError) as refused:
+        resources.request("POST", path, body={}, what="eviction of pod x/p")
+    assert "being terminated" in str(refused.value) and "RBAC" not in str(refused.value)
+    with pytest.raises(KubeError) as forbidden:
+        resources.request("POST", path, body={}, what="eviction of pod x/p")
+    assert not isinstance(forbidden.value, NamespaceTerminatingError)
+    assert "grant the user that permission (RBAC)" in str(forbidden.value)
     server.shutdown()
