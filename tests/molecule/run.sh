@@ -46,8 +46,9 @@ trap 'python3 tests/host_sysctl.py restore "$sysctl_state"; rm -f "$sysctl_state
 # Two lanes side by side: most of a scenario's time is Ansible's work per task, on one core at a time. The
 # single-host node scenarios share the apt cache above and read the kernel's core pattern, which both set:
 # they run one after the other in the first lane. The multi-host cluster scenarios have networks and apt
-# volumes of their own; the K3S example's pair (the shortest) ends the first lane, so both lanes take about
-# as long. Each scenario's lines are printed together when it ends.
+# volumes of their own; the K3S example's pair (the shortest) runs in the first lane too, before the node
+# scenarios (the order of the names), so both lanes take about as long. Each scenario's lines are printed
+# together when it ends.
 run_scenario() {
   local scenario=$1 t0 log status report
   t0=$(date +%s)
