@@ -8,38 +8,34 @@ import pytest
 
 from ansible_collections.redundant.kube.plugins.module_utils.drill.runtime import NodeDrain
 from ansible_collections.redundant.kube.plugins.module_utils.kube.client import KubeError
-from unit.plugins.module_utils.kube.test_resources_retry import free_port, resources_at, serve
+from unit.plugins.module_utils.kube.test_resources_retry import (
+    NAMESPACE_TERMINATING,
+    FlakyApiServer,
+    free_port,
+    resources_at,
+    serve,
+)
 
 POD = {"metadata": {"name": "p", "namespace": "x"}}
-TERMINATING = {
-    "kind": "Status",
-    "code": 403,
-    "reason": "Forbidden",
-    "message": 'pods "p" is forbidden: unable to create new content in namespace x because it is being terminated',
-    "details": {"name": "p", "kind": "pods", "causes": [{"type": "NamespaceTerminating"}]},
-}
 BUDGET = {"kind": "Status", "code": 429, "reason": "TooManyRequests", "message": "Cannot evict pod"}
 
 
-@pytest.fixture
-def port() -> int:
-    return free_port()
+def drain_answered_by(script: list) -> tuple[NodeDrain, FlakyApiServer]:
+    """A NodeDrain whose API server gives the answers of `script`, and that server. An eviction is a POST, which
+    the client never repeats: each answer reaches evict() as the server gave it."""
+    port = free_port()
+    server = serve(port, script)
+    return NodeDrain(resources_at(port), poll=lambda *_: None, wait_timeout=10), server
 
 
-def drain_at(port: int) -> NodeDrain:
-    # An eviction is a POST, which the client never repeats: each answer reaches evict() as the server gave it.
-    return NodeDrain(resources_at(port), poll=lambda *_: None, wait_timeout=10)
-
-
-def test_a_pod_of_a_namespace_being_deleted_is_left_to_that_deletion(port):
-    server = serve(port, [(403, TERMINATING)])
-    assert drain_at(port).evict(POD) is None
+def test_a_pod_of_a_namespace_being_deleted_is_left_to_that_deletion():
+    drain, server = drain_answered_by([(403, NAMESPACE_TERMINATING)])
+    assert drain.evict(POD) is None
     server.shutdown()
 
 
-def test_a_refusal_by_the_budget_is_reported_and_any_other_stops_the_drain(port):
-    server = serve(port, [(429, BUDGET), 403])
-    drain = drain_at(port)
+def test_a_refusal_by_the_budget_is_reported_and_any_other_stops_the_drain():
+    drain, server = drain_answered_by([(429, BUDGET), 403])
     assert drain.evict(POD) == {"pod": "x/p", "status": 429, "message": "Cannot evict pod"}
     with pytest.raises(KubeError, match="RBAC"):
         drain.evict(POD)

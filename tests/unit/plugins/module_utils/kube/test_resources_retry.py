@@ -25,6 +25,19 @@ from ansible_collections.redundant.kube.plugins.module_utils.kube.resources impo
     Resources,
 )
 
+# What the API server answers to a create (an eviction too) in a namespace being deleted.
+NAMESPACE_TERMINATING = {
+    "kind": "Status",
+    "code": 403,
+    "reason": "Forbidden",
+    "message": 'pods "p" is forbidden: unable to create new content in namespace x because it is being terminated',
+    "details": {
+        "name": "p",
+        "kind": "pods",
+        "causes": [{"type": "NamespaceTerminating", "field": "metadata.namespace"}],
+    },
+}
+
 
 class FlakyApiServer(ThreadingHTTPServer):
     """Answers each request with the next of `script` ("drop" closes the connection unanswered, a number is
@@ -190,19 +203,7 @@ def test_a_module_result_counts_its_retries_whether_it_succeeds_or_fails(port, t
 
 
 def test_a_write_refused_in_a_namespace_being_deleted_is_told_apart_from_a_missing_permission(port):
-    # What the API server answers to a create (an eviction too) in a namespace being deleted.
-    terminating = {
-        "kind": "Status",
-        "code": 403,
-        "reason": "Forbidden",
-        "message": 'pods "p" is forbidden: unable to create new content in namespace x because it is being terminated',
-        "details": {
-            "name": "p",
-            "kind": "pods",
-            "causes": [{"type": "NamespaceTerminating", "field": "metadata.namespace"}],
-        },
-    }
-    server = serve(port, [(403, terminating), 403])
+    server = serve(port, [(403, NAMESPACE_TERMINATING), 403])
     resources = resources_at(port)
     path = "/api/v1/namespaces/x/pods/p/eviction"
     with pytest.raises(NamespaceTerminatingError) as refused:
