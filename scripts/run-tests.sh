@@ -8,7 +8,6 @@
 #   realnodes    a real 3-node kubeadm cluster in podman containers, running workloads (tests/realnodes)
 #   molecule     role scenarios on systemd containers (podman)
 #   vm           QEMU VM tier (real kernel)
-# unit runs beside static when both are asked for (see BESIDE below).
 # After the last tier the host's kernel parameters are compared with those at the start (tests/host_sysctl.py):
 # a parameter the tests changed and did not restore fails the run, named.
 set -uo pipefail
@@ -61,41 +60,30 @@ tier_realnodes() {
 }
 tier_vm() { tests/vmlab/run.sh; }
 
-# A tier that runs one process at a time leaves part of the two cores idle: the tier named here runs beside it,
-# started in the background when that tier starts (if both are asked for); its output is shown when its own
-# turn in the table comes. unit beside static: static is mostly one process at a time (ansible-lint,
-# ansible-test's tests one after the other). Tried and left out, because each pair took longer than its two
-# tiers one after the other (docs/testing.md#time): vm beside molecule (the VMs' emulated CPUs take whatever
-# the cores have), integration beside the realnodes tests that kill nodes.
-declare -A BESIDE=([unit]=static)
-declare -A beside_dir=() beside_pid=() begun=()
-asked() { [[ " ${tiers[*]} " == *" $1 "* ]]; }
-start_tiers_beside() {
-  local tier
-  for tier in "${!BESIDE[@]}"; do
-    [ "${BESIDE[$tier]}" = "$1" ] && asked "$tier" && [ -z "${begun[$tier]:-}" ] || continue
-    begun[$tier]=1
-    beside_dir[$tier]=$(mktemp -d)
-    ( t0=$(date +%s); "tier_$tier" >"${beside_dir[$tier]}/log" 2>&1; echo $? >"${beside_dir[$tier]}/rc"
-      echo $(( $(date +%s) - t0 )) >"${beside_dir[$tier]}/seconds" ) &
-    beside_pid[$tier]=$!
-  done
-}
+# unit runs beside static when both are asked for: static is mostly one process at a time (ansible-lint,
+# ansible-test's tests one after the other), so unit's two workers use what it leaves of the two cores. Its
+# output is shown when its turn in the table comes. Other pairs were tried and took longer than their two tiers
+# one after the other (docs/testing.md#time): vm beside molecule (the VMs' emulated CPUs take whatever the
+# cores have), integration beside the realnodes tests that kill nodes.
+unit_beside=""
+if [[ " ${tiers[*]} " == *" static "* && " ${tiers[*]} " == *" unit "* ]]; then
+  unit_beside=$(mktemp -d)
+  ( t0=$(date +%s); tier_unit >"$unit_beside/log" 2>&1; echo $? >"$unit_beside/rc"
+    echo $(( $(date +%s) - t0 )) >"$unit_beside/seconds" ) &
+  unit_pid=$!
+fi
 
 for tier in "${tiers[@]}"; do
   t0=$(date +%s)
   echo "=== tier $tier ==="
-  begun[$tier]=1
-  if [ -n "${beside_pid[$tier]:-}" ]; then
-    wait "${beside_pid[$tier]}"
-    dir=${beside_dir[$tier]}
-    cat "$dir/log"
-    if [ "$(cat "$dir/rc")" = 0 ]; then status=ok; else status=FAILED; failed=1; fi
-    summary+=("$(printf '%-12s %-7s %4ds  beside %s' "$tier" "$status" "$(cat "$dir/seconds")" "${BESIDE[$tier]}")")
-    rm -rf "$dir"
+  if [ "$tier" = unit ] && [ -n "$unit_beside" ]; then
+    wait "$unit_pid"
+    cat "$unit_beside/log"
+    if [ "$(cat "$unit_beside/rc")" = 0 ]; then status=ok; else status=FAILED; failed=1; fi
+    summary+=("$(printf '%-12s %-7s %4ds  beside static' unit "$status" "$(cat "$unit_beside/seconds")")")
+    rm -rf "$unit_beside"
     continue
   fi
-  start_tiers_beside "$tier"
   if "tier_$tier"; then status=ok; else status=FAILED; failed=1; fi
   summary+=("$(printf '%-12s %-7s %4ds' "$tier" "$status" $(( $(date +%s) - t0 )))")
 done
