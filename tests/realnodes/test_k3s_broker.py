@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -279,6 +280,11 @@ def test_losing_a_node_moves_its_side_to_the_spare_node_and_app_info_says_so_mea
     assert (step["step"], step["target"]["side"], step["target"]["node"]) == ("lose_node", side, lost), step
     assert step["after"]["node"] == spare, step
     assert step["node_restored"] is True and all(c["ok"] for c in step["checks"]), step
+    # The node lifecycle controller marked the node NotReady by its lease (kubeadm's 50 s grace period after the
+    # last renewal), not anything that saw the kill; the side was evicted once its toleration had run out.
+    moments = {k: datetime.fromisoformat(v).timestamp() for k, v in step["timeline"].items() if v}
+    assert moments["node_not_ready"] - moments["last_heartbeat"] > 20, step["timeline"]
+    assert moments["evicted"] >= moments["node_not_ready"], step["timeline"]
 
     # While the lost node's side was down, app_info said the app was not redundant, and why.
     down = [s for s in samples if s.redundant is False]

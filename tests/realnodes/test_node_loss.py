@@ -1,10 +1,11 @@
-"""Losing a node for real (its container killed: kubelet, containerd and every pod process gone). One loss
-proves both promises, because each loss and the node's return cost about two minutes of the tier: the node
-that holds the API VIP is killed, kubectl through the VIP keeps working once the VIP has moved, and the
-lost node turns NotReady through the node lifecycle controller while a pod with a short toleration starts
-elsewhere. The lost node is not started again: this is the tier's last test module, and the cluster is
-removed after it (conftest.py's every_node_up would start it before any later test). Timings are printed
-(pytest -s shows them) and written in docs/testing-realnodes.md."""
+"""Losing the node that holds the API VIP for real (its container killed: kubelet, containerd, keepalived and
+every pod process gone): kubectl through the VIP keeps working once the VIP has moved, and etcd, with two of its
+three members, still takes writes. What the node lifecycle controller does with a lost node (NotReady by the
+lease, the unreachable taint, pods evicted after their toleration and started elsewhere) is proven by the K3S
+broker's `lose_node` drill (test_k3s_broker.py), on a node that does not hold the VIP: each loss costs the tier
+a minute or more, so each promise is proven by one. The lost node is not started again: this is the tier's
+last test module, and the cluster is removed after it (conftest.py's every_node_up would start it before any
+later test). Timings are printed (pytest -s shows them) and written in docs/testing-realnodes.md."""
 
 from __future__ import annotations
 
@@ -17,67 +18,6 @@ import pytest
 from conftest import RealNodes, figure
 
 pytestmark = pytest.mark.disrupts_nodes
-
-# kubeadm's defaults, which this cluster keeps (docs/testing-realnodes.md): kubelet renews its lease
-# every 10 s, the node lifecycle controller marks a node whose lease is 50 s old NotReady (Unknown) and
-# taints it node.kubernetes.io/unreachable:NoExecute; pods leave after their tolerationSeconds.
-TOLERATION_SECONDS = 5
-
-
-def node_ready(realnodes: RealNodes, node: str) -> str:
-    conditions = realnodes.get("node", node)["status"]["conditions"]
-    return next(c["status"] for c in conditions if c["type"] == "Ready")
-
-
-def controller_manager_leader(realnodes: RealNodes) -> str:
-    """The node whose kube-controller-manager holds the leader lease (its identity is `<node>_<uuid>`)."""
-    lease = realnodes.get("lease", "-n", "kube-system", "kube-controller-manager")
-    return lease["spec"]["holderIdentity"].split("_", 1)[0]
-
-
-def mover_deployment(realnodes: RealNodes, namespace: str, node: str) -> dict:
-    """One pod that starts on `node` but may run anywhere, tolerating the node's loss for a few seconds."""
-    tolerations = [
-        {
-            "key": f"node.kubernetes.io/{key}",
-            "operator": "Exists",
-            "effect": "NoExecute",
-            "tolerationSeconds": TOLERATION_SECONDS,
-        }
-        for key in ("unreachable", "not-ready")
-    ]
-    preferred = {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "mover", "namespace": namespace},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": "mover"}},
-            "template": {
-                "metadata": {"labels": {"app": "mover"}},
-                "spec": {
-                    "affinity": {
-                        "nodeAffinity": {
-                            "preferredDuringSchedulingIgnoredDuringExecution": [
-                                {"weight": 100, "preference": {"matchExpressions": [preferred]}}
-                            ]
-                        }
-                    },
-                    "tolerations": tolerations,
-                    "terminationGracePeriodSeconds": 1,
-                    "containers": [
-                        {
-                            "name": "c",
-                            "image": realnodes.images["userland"],
-                            "imagePullPolicy": "Never",
-                            "command": ["sleep", "infinity"],
-                        }
-                    ],
-                },
-            },
-        },
-    }
 
 
 class ApiPoller:
@@ -115,27 +55,11 @@ class ApiPoller:
         return max(later - earlier for earlier, later in itertools.pairwise(window))
 
 
-def test_losing_the_vip_holder_keeps_kubectl_working_and_moves_pods_with_short_toleration(
+def test_losing_the_vip_holder_keeps_kubectl_working_through_the_vip(
     realnodes: RealNodes, namespace: str
 ) -> None:
     lost = realnodes.cluster.vip_holder()
     assert lost is not None, "no node holds the API VIP"
-    realnodes.apply(mover_deployment(realnodes, namespace, lost))
-
-    def running_on(predicate):
-        pods = realnodes.get("pods", "-n", namespace, "-l", "app=mover")["items"]
-        return [
-            p
-            for p in pods
-            if p["status"].get("phase") == "Running"
-            and not p["metadata"].get("deletionTimestamp")
-            and predicate(p["spec"]["nodeName"])
-        ]
-
-    first = realnodes.wait(f"the mover pod Running on {lost}", lambda: running_on(lambda n: n == lost))[0]
-    # When the lost node ran the leading controller manager, the node lifecycle controller starts anew on
-    # another node after the leader lease (15 s) runs out, and its 50 s count starts then.
-    leader_lost = controller_manager_leader(realnodes) == lost
     poller = ApiPoller(realnodes)
     poller.thread.start()
     try:
@@ -161,22 +85,3 @@ def test_losing_the_vip_holder_keeps_kubectl_working_and_moves_pods_with_short_t
     assert new_holder not in (None, lost)
     # etcd keeps quorum with two of three members: writes work through the VIP.
     realnodes.kubectl("create", "configmap", "vip-write-proof", "-n", namespace, "--from-literal=after=loss")
-
-    realnodes.wait(f"{lost} NotReady", lambda: node_ready(realnodes, lost) != "True", timeout=180, interval=1)
-    not_ready_after = time.monotonic() - killed
-    moved = realnodes.wait(
-        "the mover pod Running on another node",
-        lambda: running_on(lambda n: n != lost),
-        timeout=180,
-        interval=1,
-    )
-    moved_after = time.monotonic() - killed
-    assert moved[0]["metadata"]["name"] != first["metadata"]["name"]
-    taints = {t["key"] for t in realnodes.get("node", lost)["spec"].get("taints", [])}
-    assert "node.kubernetes.io/unreachable" in taints, taints
-    figure(
-        f"node loss ({lost}, the leading controller manager's node: {'yes' if leader_lost else 'no'}): "
-        f"NotReady {not_ready_after:.0f} s after the kill, pod (tolerationSeconds {TOLERATION_SECONDS}) "
-        f"Running on {moved[0]['spec']['nodeName']} {moved_after:.0f} s after the kill"
-    )
-    assert not_ready_after > 20  # by the lease timeout, not by something that noticed the kill itself
