@@ -165,6 +165,7 @@ def kill_round(tier: Tier, round_no: int, first_number: int) -> dict:
     )
     time.sleep(5)
     pinger = Pinger(lab, VIP)
+    pinger.wait_for_reply()  # else the silence after the kill has no start and goes unmeasured
     killed_at = time.monotonic()
     lab.kill(victim)
     wait_for(f"group on {survivor}", lambda: group_node(tier, survivor) == survivor, 180)

@@ -23,6 +23,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -331,7 +332,8 @@ class Tier:
 
 # --- gap measurement ----------------------------------------------------------------------------
 class Pinger:
-    """ping -D from the namespace every 100 ms; the gap is the longest silence between two replies."""
+    """ping -D from the namespace every 100 ms, its replies read as they come (a pipe nobody reads fills up in about
+    a minute and stops ping)."""
 
     INTERVAL = 0.1
 
@@ -342,14 +344,31 @@ class Pinger:
             stderr=subprocess.STDOUT,
             text=True,
         )
+        self.replies: list[float] = []  # each reply's arrival, epoch seconds (ping -D)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if m := re.match(r"^\[(\d+\.\d+)\] \d+ bytes from", line):
+                self.replies.append(float(m[1]))
+
+    def wait_for_reply(self, timeout: float = 30) -> None:
+        """Until the address has answered once: an outage measured from an event needs an answer before it."""
+        deadline = time.monotonic() + timeout
+        while not self.replies:
+            if time.monotonic() > deadline:
+                raise ScenarioFailed(f"no ping reply in {timeout:.0f}s")
+            time.sleep(0.05)
 
     def stop(self) -> tuple[float, int]:
         """Longest interval between consecutive replies (s) and the number of replies."""
         self.proc.send_signal(signal.SIGINT)
-        out = self.proc.communicate(timeout=10)[0]
-        stamps = [float(t) for t in re.findall(r"^\[(\d+\.\d+)\] \d+ bytes from", out, re.MULTILINE)]
-        gaps = [b - a for a, b in itertools.pairwise(stamps)]
-        return (max(gaps) if gaps else float("inf")), len(stamps)
+        self.proc.wait(timeout=10)
+        self.reader.join(timeout=10)
+        gaps = [b - a for a, b in itertools.pairwise(self.replies)]
+        return (max(gaps) if gaps else float("inf")), len(self.replies)
 
 
 # --- scenarios ------------------------------------------------------------------------------------
