@@ -109,21 +109,24 @@ def object_ref(obj: dict[str, Any]) -> str:
     return f"{obj.get('kind', '?')} {where}{meta.get('name', '?')}"
 
 
-def _status_message(exc: Any) -> str:
+def _status_body(exc: Any) -> dict[str, Any]:
+    """The Status object the server answered with, or {} when the body is not one."""
     try:
         body = json.loads(exc.body)
-        return body.get("message") or exc.reason
     except (TypeError, ValueError, AttributeError):
-        return str(getattr(exc, "reason", exc))
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
-def _status_causes(exc: Any) -> list[str]:
-    """The `type` of each cause in the Status the server answered with (details.causes)."""
-    try:
-        causes = (json.loads(exc.body).get("details") or {}).get("causes") or []
-        return [cause.get("type", "") for cause in causes]
-    except (TypeError, ValueError, AttributeError):
-        return []
+def _status_message(exc: Any, body: dict[str, Any]) -> str:
+    return body.get("message") or str(getattr(exc, "reason", exc))
+
+
+def _status_causes(body: dict[str, Any]) -> list[str]:
+    """The `type` of each cause in the Status (details.causes)."""
+    details = body.get("details")
+    causes = details.get("causes") if isinstance(details, dict) else None
+    return [cause.get("type", "") for cause in causes or [] if isinstance(cause, dict)]
 
 
 # Answers meaning "not now" that client-go and kubectl retry: API priority and fairness or a limiter
@@ -258,14 +261,15 @@ class Resources:
         )
 
     def explain(self, exc: Any, what: str) -> KubeError:
-        message = _status_message(exc)
+        body = _status_body(exc)
+        message = _status_message(exc, body)
         if exc.status == 401:
             return KubeError(
                 f"the API server at {self.host} rejected the credentials (401 Unauthorized): the token or client "
                 "certificate is wrong or expired; refresh the kubeconfig or api_key"
             )
         if exc.status == 403:
-            if "NamespaceTerminating" in _status_causes(exc):
+            if "NamespaceTerminating" in _status_causes(body):
                 return NamespaceTerminatingError(f"{what}: {message}")
             return KubeError(f"{what} is forbidden: {message}; grant the user that permission (RBAC)")
         if exc.status == 404:
