@@ -60,16 +60,19 @@ tier_realnodes() {
 }
 tier_vm() { tests/vmlab/run.sh; }
 
+# Runs a command in the background: its output, exit status and seconds go to files in beside_dir (a new
+# directory), and beside_pid is the job to wait for.
+begin_beside() {
+  beside_dir=$(mktemp -d)
+  ( t0=$(date +%s); "$@" >"$beside_dir/log" 2>&1; echo $? >"$beside_dir/rc"
+    echo $(( $(date +%s) - t0 )) >"$beside_dir/seconds" ) &
+  beside_pid=$!
+}
+
 # The realnodes cluster starts beside the integration tier when both are asked for: integration's two workers
 # leave about a third of the two cores idle (its tests mostly wait for controllers and playbooks), and the start's
 # Ansible uses it. Its log is shown when the realnodes tier's turn comes.
 realnodes_beside="" realnodes_note=""
-start_realnodes_beside() {
-  realnodes_beside=$(mktemp -d)
-  ( t0=$(date +%s); python3 tests/realnodes/realnodes.py start >"$realnodes_beside/log" 2>&1
-    echo $? >"$realnodes_beside/rc"; echo $(( $(date +%s) - t0 )) >"$realnodes_beside/seconds" ) &
-  realnodes_pid=$!
-}
 # The cluster's start: the one begun beside integration, else one here.
 realnodes_started() {
   if [ -z "$realnodes_beside" ]; then
@@ -92,13 +95,11 @@ realnodes_started() {
 # output is shown when its turn in the table comes. Other pairs were tried and took longer than their two tiers
 # one after the other (docs/testing.md#time): vm beside molecule (the VMs' emulated CPUs take whatever the
 # cores have), integration beside the realnodes tests that kill nodes. The realnodes start beside integration
-# (below) is the one that saved time.
+# (realnodes_started above) is the one that saved time.
 unit_beside=""
 if [[ " ${tiers[*]} " == *" static "* && " ${tiers[*]} " == *" unit "* ]]; then
-  unit_beside=$(mktemp -d)
-  ( t0=$(date +%s); tier_unit >"$unit_beside/log" 2>&1; echo $? >"$unit_beside/rc"
-    echo $(( $(date +%s) - t0 )) >"$unit_beside/seconds" ) &
-  unit_pid=$!
+  begin_beside tier_unit
+  unit_beside=$beside_dir unit_pid=$beside_pid
 fi
 
 for tier in "${tiers[@]}"; do
@@ -113,7 +114,8 @@ for tier in "${tiers[@]}"; do
     continue
   fi
   if [ "$tier" = integration ] && [[ " ${tiers[*]} " == *" realnodes "* ]]; then
-    start_realnodes_beside
+    begin_beside python3 tests/realnodes/realnodes.py start
+    realnodes_beside=$beside_dir realnodes_pid=$beside_pid
   fi
   if "tier_$tier"; then status=ok; else status=FAILED; failed=1; fi
   note=""
