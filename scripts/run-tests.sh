@@ -90,30 +90,34 @@ realnodes_started() {
   [ "$rc" = 0 ]
 }
 
-# unit runs beside static when both are asked for: static is mostly one process at a time (ansible-lint,
-# ansible-test's tests one after the other), so unit's two workers use what it leaves of the two cores. Its
-# output is shown when its turn in the table comes. Other pairs were tried and took longer than their two tiers
-# one after the other (docs/testing.md#time): vm beside molecule (the VMs' emulated CPUs take whatever the
-# cores have), integration beside the realnodes tests that kill nodes. The realnodes start beside integration
-# (realnodes_started above) is the one that saved time.
-unit_beside=""
-if [[ " ${tiers[*]} " == *" static "* && " ${tiers[*]} " == *" unit "* ]]; then
-  begin_beside tier_unit
-  unit_beside=$beside_dir unit_pid=$beside_pid
+# Tiers that run beside another one (a companion, started with it in the background), when both are asked for:
+# - static beside vm: under TCG the vm tier's time is vm2's alone (docs/testing-vm.md), and once vm1's own work is
+#   done one core is idle for most of the tier; static (one process at a time: ruff, ansible-lint, ansible-test's
+#   tests one after the other) uses it, at nice 10 so that it takes little from the VMs while both work;
+# - else unit beside static: static leaves part of the two cores to unit's two workers.
+# Other pairs were tried and took longer than their two tiers one after the other (docs/testing.md#time): vm beside
+# molecule (the VMs' emulated CPUs take whatever the cores have), integration beside the realnodes tests that kill
+# nodes. The realnodes start beside integration (realnodes_started above) is the other one that saved time.
+# A companion's output is shown, and its row added to the table, when its host tier has ended.
+declare -A companion=() companion_nice=()
+asked() { [[ " ${tiers[*]} " == *" $1 "* ]]; }
+if asked static && asked vm; then
+  companion[vm]=static companion_nice[vm]=10
+elif asked static && asked unit; then
+  companion[static]=unit companion_nice[static]=0
 fi
+runs_beside() { local host; for host in "${!companion[@]}"; do [ "${companion[$host]}" = "$1" ] && return 0; done; return 1; }
 
 for tier in "${tiers[@]}"; do
+  runs_beside "$tier" && continue
   t0=$(date +%s)
   echo "=== tier $tier ==="
-  if [ "$tier" = unit ] && [ -n "$unit_beside" ]; then
-    wait "$unit_pid"
-    cat "$unit_beside/log"
-    if [ "$(cat "$unit_beside/rc")" = 0 ]; then status=ok; else status=FAILED; failed=1; fi
-    summary+=("$(printf '%-12s %-7s %4ds  beside static' unit "$status" "$(cat "$unit_beside/seconds")")")
-    rm -rf "$unit_beside"
-    continue
+  mate=${companion[$tier]:-}
+  if [ -n "$mate" ]; then
+    begin_beside nice -n "${companion_nice[$tier]}" bash -c "$(declare -f "tier_$mate"); tier_$mate"
+    mate_dir=$beside_dir mate_pid=$beside_pid
   fi
-  if [ "$tier" = integration ] && [[ " ${tiers[*]} " == *" realnodes "* ]]; then
+  if [ "$tier" = integration ] && asked realnodes; then
     begin_beside python3 tests/realnodes/realnodes.py start
     realnodes_beside=$beside_dir realnodes_pid=$beside_pid
   fi
@@ -121,6 +125,14 @@ for tier in "${tiers[@]}"; do
   note=""
   [ "$tier" = realnodes ] && note=$realnodes_note
   summary+=("$(printf '%-12s %-7s %4ds%s' "$tier" "$status" $(( $(date +%s) - t0 )) "$note")")
+  if [ -n "$mate" ]; then
+    wait "$mate_pid"
+    echo "=== tier $mate (beside $tier) ==="
+    cat "$mate_dir/log"
+    if [ "$(cat "$mate_dir/rc")" = 0 ]; then status=ok; else status=FAILED; failed=1; fi
+    summary+=("$(printf '%-12s %-7s %4ds  beside %s' "$mate" "$status" "$(cat "$mate_dir/seconds")" "$tier")")
+    rm -rf "$mate_dir"
+  fi
 done
 echo "=== host state ==="
 if python3 tests/host_sysctl.py check "$sysctl_state"; then status=ok; else status=FAILED; failed=1; fi
