@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 RK_CACHE ?= $(HOME)/.cache/redundant-kube
 export RK_CACHE
 
-.PHONY: demo demo-stop test setup system-packages python control-plane lint test-unit test-integration test-molecule test-vm test-vm-ha-pair test-realnodes
+.PHONY: demo demo-stop test test-fast setup system-packages python control-plane lint test-unit test-integration test-molecule test-vm test-vm-ha-pair test-realnodes
 
 setup: system-packages python
 
@@ -24,6 +24,10 @@ lint: python
 
 test: setup control-plane
 	@scripts/run-tests.sh
+
+# The inner loop: static, unit (beside static) and integration, without the slow real-node, molecule and VM tiers.
+test-fast: setup control-plane
+	@scripts/run-tests.sh static unit integration
 
 test-unit: python
 	@scripts/run-tests.sh unit
