@@ -44,7 +44,8 @@ test-vm: setup
 test-realnodes: setup control-plane
 	@scripts/run-tests.sh realnodes
 
-# The HA pair's VM scenario (three VMs of its own); not part of test-vm yet, see docs/testing-vm.md.
+# The HA pair's VM scenario (three VMs of its own): not part of test-vm, it alone takes longer than the suite's
+# budget leaves on this machine (docs/testing-vm.md).
 test-vm-ha-pair: setup
 	@tests/vmlab/run.sh ha_pair
 
