@@ -419,8 +419,8 @@ def proven_pair(tier: Tier) -> str:
     kube, kine_problem = started_kine(tier)
     rounds = [kine_across_failover(tier, kube) if kube else kill_round(tier, 1, 1)]
     if kube:
-        # Its proof is done. Kept on, the API server's reconnections after the next failovers took the one emulated
-        # CPU of the new primary's MariaDB, and the writer's rows got no answer for over two minutes.
+        # Its proof is done. Kept on, its API server reconnected beside the writer after a later failover, the new
+        # primary's one emulated CPU ran at a load of 4, and no row was acknowledged for over two minutes.
         kube.stop()
     rounds += [kill_round(tier, n + 1, 1 + n * 1_000_000) for n in range(1, ROUNDS)]
     tier.figures["ha_pair_rounds"] = rounds
