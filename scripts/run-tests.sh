@@ -30,7 +30,7 @@ tier_static() {
 }
 # Two workers: much of a test's time is an `ansible` process starting or the API server answering, so
 # two at once use both cores. Integration workers each start their own local control plane.
-tier_unit() { pytest -q -n 2 tests/unit; }
+tier_unit() { pytest -q -n "${UNIT_WORKERS:-2}" tests/unit; }
 tier_integration() {
   local rc=0
   # --durations: where the tier's minutes go, in every run's output.
@@ -90,33 +90,47 @@ realnodes_started() {
   [ "$rc" = 0 ]
 }
 
-# Tiers that run beside another one (a companion, started with it in the background), when both are asked for:
-# - static beside vm: under TCG the vm tier's time is vm2's alone (docs/testing-vm.md), and once vm1's own work is
-#   done one core is idle for most of the tier; static (one process at a time: ruff, ansible-lint, ansible-test's
-#   tests one after the other) uses it, at nice 10 so that it takes little from the VMs while both work;
+# Tiers that run beside another one (its companions, started with it in the background, one after the other), when
+# they are asked for together:
+# - static, then unit, beside vm: under TCG the vm tier's time is vm2's alone (docs/testing-vm.md), and once vm1's own
+#   work is done, about 4.5 minutes in, one core is idle for the rest of the tier. Static (one process at a time:
+#   ruff, ansible-lint, ansible-test's tests one after the other) runs at nice 10 so that it takes little from the
+#   VMs while both work, and takes about as long as vm1's work; unit follows with one worker at nice 0 (its tests of
+#   the test applications wait 10 to 20 s for processes, which a nice-10 process would not get the CPU for);
 # - else unit beside static: static leaves part of the two cores to unit's two workers.
 # Other pairs were tried and took longer than their two tiers one after the other (docs/testing.md#time): vm beside
 # molecule (the VMs' emulated CPUs take whatever the cores have), integration beside the realnodes tests that kill
 # nodes. The realnodes start beside integration (realnodes_started above) is the other one that saved time.
 # A companion's output is shown, and its row added to the table, when its host tier has ended.
-declare -A companion=() companion_nice=()
+declare -A companions=()
 asked() { [[ " ${tiers[*]} " == *" $1 "* ]]; }
 if asked static && asked vm; then
-  companion[vm]=static companion_nice[vm]=10
+  companions[vm]="static"
+  asked unit && companions[vm]+=" unit"
 elif asked static && asked unit; then
-  companion[static]=unit companion_nice[static]=0
+  companions[static]="unit"
 fi
-runs_beside() { local host; for host in "${!companion[@]}"; do [ "${companion[$host]}" = "$1" ] && return 0; done; return 1; }
+declare -A companion_nice=([static]=10)
+runs_beside() { [[ " ${companions[*]} " == *" $1 "* ]]; }
+# Runs the host tier's companions one after another in the background; each one's log, exit status and seconds go
+# to files in companion_dir.
+begin_companions() {
+  companion_dir=$(mktemp -d)
+  ( for mate in ${companions[$1]}; do
+      t0=$(date +%s)
+      UNIT_WORKERS=$([ "$1" = vm ] && echo 1 || echo 2) nice -n "${companion_nice[$mate]:-0}" \
+        bash -c "$(declare -f "tier_$mate"); tier_$mate" >"$companion_dir/$mate.log" 2>&1
+      echo $? >"$companion_dir/$mate.rc"
+      echo $(( $(date +%s) - t0 )) >"$companion_dir/$mate.seconds"
+    done ) &
+  companion_pid=$!
+}
 
 for tier in "${tiers[@]}"; do
   runs_beside "$tier" && continue
   t0=$(date +%s)
   echo "=== tier $tier ==="
-  mate=${companion[$tier]:-}
-  if [ -n "$mate" ]; then
-    begin_beside nice -n "${companion_nice[$tier]}" bash -c "$(declare -f "tier_$mate"); tier_$mate"
-    mate_dir=$beside_dir mate_pid=$beside_pid
-  fi
+  [ -n "${companions[$tier]:-}" ] && begin_companions "$tier"
   if [ "$tier" = integration ] && asked realnodes; then
     begin_beside python3 tests/realnodes/realnodes.py start
     realnodes_beside=$beside_dir realnodes_pid=$beside_pid
@@ -125,13 +139,15 @@ for tier in "${tiers[@]}"; do
   note=""
   [ "$tier" = realnodes ] && note=$realnodes_note
   summary+=("$(printf '%-12s %-7s %4ds%s' "$tier" "$status" $(( $(date +%s) - t0 )) "$note")")
-  if [ -n "$mate" ]; then
-    wait "$mate_pid"
-    echo "=== tier $mate (beside $tier) ==="
-    cat "$mate_dir/log"
-    if [ "$(cat "$mate_dir/rc")" = 0 ]; then status=ok; else status=FAILED; failed=1; fi
-    summary+=("$(printf '%-12s %-7s %4ds  beside %s' "$mate" "$status" "$(cat "$mate_dir/seconds")" "$tier")")
-    rm -rf "$mate_dir"
+  if [ -n "${companions[$tier]:-}" ]; then
+    wait "$companion_pid"
+    for mate in ${companions[$tier]}; do
+      echo "=== tier $mate (beside $tier) ==="
+      cat "$companion_dir/$mate.log"
+      if [ "$(cat "$companion_dir/$mate.rc")" = 0 ]; then status=ok; else status=FAILED; failed=1; fi
+      summary+=("$(printf '%-12s %-7s %4ds  beside %s' "$mate" "$status" "$(cat "$companion_dir/$mate.seconds")" "$tier")")
+    done
+    rm -rf "$companion_dir"
   fi
 done
 echo "=== host state ==="
