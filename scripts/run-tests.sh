@@ -60,13 +60,15 @@ tier_realnodes() {
 }
 tier_vm() { tests/vmlab/run.sh; }
 
-# Runs a command in the background: its output, exit status and seconds go to files in beside_dir (a new
-# directory), and beside_pid is the job to wait for.
-begin_beside() {
-  beside_dir=$(mktemp -d)
-  ( t0=$(date +%s); "$@" >"$beside_dir/log" 2>&1; echo $? >"$beside_dir/rc"
-    echo $(( $(date +%s) - t0 )) >"$beside_dir/seconds" ) &
-  beside_pid=$!
+# Runs a command with its output, exit status and seconds in DIR/NAME.log, DIR/NAME.rc and DIR/NAME.seconds: how
+# work run in the background (below) reports back.
+record_run() {
+  local dir=$1 name=$2 t0
+  shift 2
+  t0=$(date +%s)
+  "$@" >"$dir/$name.log" 2>&1
+  echo $? >"$dir/$name.rc"
+  echo $(( $(date +%s) - t0 )) >"$dir/$name.seconds"
 }
 
 # The realnodes cluster starts beside the integration tier when both are asked for: integration's two workers
@@ -81,10 +83,10 @@ realnodes_started() {
   fi
   wait "$realnodes_pid"
   local rc seconds
-  rc=$(cat "$realnodes_beside/rc") seconds=$(cat "$realnodes_beside/seconds")
+  rc=$(cat "$realnodes_beside/start.rc") seconds=$(cat "$realnodes_beside/start.seconds")
   echo "realnodes start (beside integration): exit $rc, ${seconds}s"
   realnodes_note="  its start (${seconds}s) beside integration"
-  [ "$rc" = 0 ] || tail -n 40 "$realnodes_beside/log"
+  [ "$rc" = 0 ] || tail -n 40 "$realnodes_beside/start.log"
   rm -rf "$realnodes_beside"
   realnodes_beside=""
   [ "$rc" = 0 ]
@@ -117,11 +119,8 @@ runs_beside() { [[ " ${companions[*]} " == *" $1 "* ]]; }
 begin_companions() {
   companion_dir=$(mktemp -d)
   ( for mate in ${companions[$1]}; do
-      t0=$(date +%s)
-      UNIT_WORKERS=$([ "$1" = vm ] && echo 1 || echo 2) nice -n "${companion_nice[$mate]:-0}" \
-        bash -c "$(declare -f "tier_$mate"); tier_$mate" >"$companion_dir/$mate.log" 2>&1
-      echo $? >"$companion_dir/$mate.rc"
-      echo $(( $(date +%s) - t0 )) >"$companion_dir/$mate.seconds"
+      UNIT_WORKERS=$([ "$1" = vm ] && echo 1 || echo 2) record_run "$companion_dir" "$mate" \
+        nice -n "${companion_nice[$mate]:-0}" bash -c "$(declare -f "tier_$mate"); tier_$mate"
     done ) &
   companion_pid=$!
 }
@@ -132,8 +131,9 @@ for tier in "${tiers[@]}"; do
   echo "=== tier $tier ==="
   [ -n "${companions[$tier]:-}" ] && begin_companions "$tier"
   if [ "$tier" = integration ] && asked realnodes; then
-    begin_beside python3 tests/realnodes/realnodes.py start
-    realnodes_beside=$beside_dir realnodes_pid=$beside_pid
+    realnodes_beside=$(mktemp -d)
+    record_run "$realnodes_beside" start python3 tests/realnodes/realnodes.py start &
+    realnodes_pid=$!
   fi
   if "tier_$tier"; then status=ok; else status=FAILED; failed=1; fi
   note=""
