@@ -4,7 +4,8 @@
 
 `restore FILE [PARAM...]` (the molecule runner after its last scenario; the realnodes cluster's `stop`,
 naming the parameters its nodes change) writes back the parameters that the test
-hosts are known to change (KERNEL_DEFAULTS, FORWARDING) and reports any other difference without touching it. Privileged
+hosts are known to change (KERNEL_DEFAULTS, FORWARDING) and reports any other difference without touching it;
+without PARAM it also removes podman's default bridge (PODMAN_BRIDGES) if it appeared since the save. Privileged
 containers share the global parameters with the host: systemd-sysctl in the test hosts, the
 core_pattern role, the kubelet of the kubeadm scenario; and podman's bridge networks turn on
 forwarding in the host's own network namespace.
@@ -63,6 +64,9 @@ FORWARDING = (
 VOLATILE = {"kernel/ns_last_pid", "kernel/random/uuid", "kernel/random/boot_id", "fs/binfmt_misc"}
 # Directories with one subdirectory per network interface.
 PER_INTERFACE = ("net/ipv4/conf/", "net/ipv6/conf/", "net/ipv4/neigh/", "net/ipv6/neigh/")
+# podman's default network is the CNI bridge cni-podman0: made when a container first joins it (the molecule
+# scenarios without a network of their own) and kept by podman until the machine reboots.
+PODMAN_BRIDGES = ("cni-podman*",)
 
 
 def writable_parameters(root: str = ROOT) -> dict[str, str]:
@@ -116,6 +120,40 @@ def interfaces(values: dict[str, str]) -> set[str]:
     return found - {"all", "default"}
 
 
+def bridges_made(saved: dict[str, str], current: dict[str, str]) -> list[str]:
+    """podman's bridges that appeared since the save."""
+    return sorted(
+        name
+        for name in interfaces(current) - interfaces(saved)
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in PODMAN_BRIDGES)
+    )
+
+
+def delete_link(name: str) -> bool:
+    deleted = subprocess.run(["ip", "link", "delete", name], capture_output=True, text=True, check=False)
+    if deleted.returncode != 0:
+        print(
+            f"host network interface {name} could not be removed: {deleted.stderr.strip()}", file=sys.stderr
+        )
+    return deleted.returncode == 0
+
+
+def remove_bridges(names: list[str], containers: list[str], delete=delete_link) -> int:
+    """Remove the bridges the tests made, unless a container still runs (it may be on one of them)."""
+    if containers:
+        print(
+            f"host network interfaces {', '.join(names)} left: containers still run ({', '.join(containers)})"
+        )
+        return 0
+    failures = 0
+    for name in names:
+        if delete(name):
+            print(f"host network interface {name} removed (podman makes it again when a container needs it)")
+        else:
+            failures += 1
+    return failures
+
+
 def running_containers() -> list[str]:
     """Names of the podman containers running on this machine (none when podman is not installed)."""
     if not shutil.which("podman"):
@@ -131,10 +169,11 @@ def restore(
     root: str = ROOT,
     containers: list[str] | None = None,
     only: tuple[str, ...] | None = None,
+    delete=delete_link,
 ) -> int:
-    """Write back what the tests are known to change; `only` (paths under /proc/sys, or patterns of them such as
-    net/ipv4/conf/*/forwarding) narrows that to the parameters a caller knows it changed, leaving alone what
-    concurrent test runs set meanwhile."""
+    """Write back what the tests are known to change, and remove podman's default bridge if the tests made it;
+    `only` (paths under /proc/sys, or patterns of them such as net/ipv4/conf/*/forwarding) narrows that to the
+    parameters a caller knows it changed, leaving alone what concurrent test runs set meanwhile."""
     changed = changed_parameters(saved, writable_parameters(root))
     if only is not None:
         changed = {rel: values for rel, values in changed.items() if matches(rel, only)}
@@ -162,6 +201,9 @@ def restore(
         except OSError as exc:
             failures += 1
             print(f"host sysctl could not restore {key} to {value.strip()!r}: {exc}", file=sys.stderr)
+    made = bridges_made(saved, writable_parameters(root)) if only is None else []
+    if made:
+        failures += remove_bridges(made, running_containers() if containers is None else containers, delete)
     return 1 if failures else 0
 
 

@@ -120,3 +120,62 @@ def test_restore_only_the_named_parameters_and_patterns(tmp_path):
     assert after["kernel/panic"] == "1\n"
     assert after["net/ipv4/conf/eth0/forwarding"] == "0\n"
     assert after["vm/overcommit_memory"] == "1\n"  # not named: another run's to put back
+
+
+class FakeDelete:
+    """Records the interfaces restore() would remove with `ip link delete`."""
+
+    def __init__(self, succeeds=True):
+        self.deleted = []
+        self.succeeds = succeeds
+
+    def __call__(self, name):
+        self.deleted.append(name)
+        return self.succeeds
+
+
+def test_restore_removes_podman_bridge_made_since_the_save_and_no_other_interface(tmp_path, capsys):
+    fake_proc_sys(str(tmp_path))
+    saved = host_sysctl.writable_parameters(str(tmp_path))
+    write(str(tmp_path), "net/ipv4/conf/cni-podman0/forwarding", "1\n")
+    write(str(tmp_path), "net/ipv4/conf/veth1234/forwarding", "1\n")
+    delete = FakeDelete()
+
+    assert host_sysctl.restore(saved, str(tmp_path), containers=[], delete=delete) == 0
+
+    assert delete.deleted == ["cni-podman0"]
+    assert "host network interface cni-podman0 removed" in capsys.readouterr().out
+
+
+def test_restore_keeps_podman_bridges_while_containers_run(tmp_path, capsys):
+    fake_proc_sys(str(tmp_path))
+    saved = host_sysctl.writable_parameters(str(tmp_path))
+    write(str(tmp_path), "net/ipv4/conf/cni-podman0/forwarding", "0\n")
+    write(str(tmp_path), "net/ipv4/conf/cni-podman1/forwarding", "0\n")
+    delete = FakeDelete()
+
+    assert host_sysctl.restore(saved, str(tmp_path), containers=["other-job"], delete=delete) == 0
+
+    assert delete.deleted == []
+    assert "cni-podman0, cni-podman1 left: containers still run (other-job)" in capsys.readouterr().out
+
+
+def test_restore_keeps_a_bridge_that_was_there_and_leaves_bridges_alone_when_narrowed(tmp_path):
+    fake_proc_sys(str(tmp_path))
+    saved_before_bridge = host_sysctl.writable_parameters(str(tmp_path))
+    write(str(tmp_path), "net/ipv4/conf/cni-podman0/forwarding", "0\n")
+    saved_with_bridge = host_sysctl.writable_parameters(str(tmp_path))
+    delete = FakeDelete()
+
+    assert host_sysctl.restore(saved_with_bridge, str(tmp_path), containers=[], delete=delete) == 0
+    assert host_sysctl.restore(saved_before_bridge, str(tmp_path), [], ("kernel/panic",), delete) == 0
+
+    assert delete.deleted == []
+
+
+def test_restore_fails_when_a_bridge_cannot_be_removed(tmp_path):
+    fake_proc_sys(str(tmp_path))
+    saved = host_sysctl.writable_parameters(str(tmp_path))
+    write(str(tmp_path), "net/ipv4/conf/cni-podman0/forwarding", "1\n")
+
+    assert host_sysctl.restore(saved, str(tmp_path), containers=[], delete=FakeDelete(succeeds=False)) == 1
