@@ -494,7 +494,7 @@ def test_midpoint_cluster_simulated_kubelet_spread_nfs_keystore_init_container(
 
 
 def test_midpoint_cluster_nfs_server_as_single_app(kube_cluster, resources, namespace):
-    """The in-cluster NFS server of the midPoint seed, deployed itself as a `single` app."""
+    """The in-cluster NFS server of the midPoint cluster, deployed itself as a `single` app."""
     nfs = {
         "name": "mp-demo-nfs",
         "namespace": namespace,

@@ -432,7 +432,7 @@ def test_rollback_restores_previous_license_and_restarts_that_side_again_admissi
 
 
 def ddb_cluster(namespace: str, replicas: int = 3) -> list[dict[str, Any]]:
-    """What a Helm-installed operator makes (the DolphinDB seed): a license ConfigMap with other keys, and a
+    """What a Helm-installed operator makes (the DolphinDB cluster): a license ConfigMap with other keys, and a
     StatefulSet mounting it, neither created by this collection."""
     labels = {"app": "ddb-test1"}
     return [

@@ -213,7 +213,7 @@ def drill_pipeline(start_cluster: Callable, workdir: Path) -> DrillRuns:
     report = workdir / "d2000.json"
     runs.drill = run_playbook("drill.yml", "local", kubeconfig, {"rk_drill_report": str(report)})
     runs.report = json.loads(report.read_text()) if report.exists() else []
-    # The IRIS seed's drill: its pod must move with its data when its node is lost.
+    # The IRIS single instance's drill: its pod must move with its data when its node is lost.
     iris = {"iris_failover_seconds": 10}
     runs.iris_deploy = run_playbook("site.yml", "iris_single", kubeconfig, iris, limit="localhost")
     if runs.iris_deploy.rc == 0:

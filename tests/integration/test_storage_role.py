@@ -1,7 +1,7 @@
 """The storage role against the local control plane: provisioners from a user's manifest and a user's
 chart (stand-ins written by the fixtures below, shaped like upstream's local-path-provisioner manifest
 and nfs-subdir-external-provisioner chart, NOT those), their workloads waited for (kubelets simulated by
-kwok, so "ready" is kwok's and no image is pulled), and the StorageClasses the seeds need. The API
+kwok, so "ready" is kwok's and no image is pulled), and the StorageClasses the example systems need. The API
 server, helm and the role's ansible-playbook run are real."""
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def sources(tmp_path_factory) -> dict[str, str]:
     return {"manifest": str(manifest), "chart": str(chart)}
 
 
-def seed_storage(sources: dict[str, str]) -> dict:
+def example_systems_storage(sources: dict[str, str]) -> dict:
     return {
         "storage_provisioners": [
             {"name": "local-path", "manifests": [sources["manifest"]]},
@@ -151,7 +151,7 @@ def get(cluster, *args: str) -> dict:
 
 
 def test_storage_role_installs_provisioners_and_classes_simulated_kubelet(tmp_path, cluster, sources):
-    first = play(tmp_path, cluster, **seed_storage(sources))
+    first = play(tmp_path, cluster, **example_systems_storage(sources))
     assert first.rc == 0, first.explain()
 
     local_path = get(
@@ -182,7 +182,7 @@ def test_storage_role_installs_provisioners_and_classes_simulated_kubelet(tmp_pa
     ]
     assert defaults == ["rk-longhorn"]  # "standard" lost the mark
 
-    again = play(tmp_path, cluster, **seed_storage(sources))
+    again = play(tmp_path, cluster, **example_systems_storage(sources))
     assert again.rc == 0, again.explain()
     changed = [
         t["task"]["name"]

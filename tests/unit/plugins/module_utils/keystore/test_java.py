@@ -186,16 +186,16 @@ def test_sun_pbe_equals_sunjce(java_tools, salt):
     assert pbe.sun_pbe_encrypt(plain, "midpoint", bytes.fromhex(salt), 7).hex() == out
 
 
-def test_midpoint_seed_command_and_our_equivalent_agree(java_tools, tmp_path: Path):
-    """The seed's `keytool -genseckey -alias default ... -keysize 128 -storepass changeit -keypass midpoint`
+def test_midpoint_guides_keytool_command_and_our_equivalent_agree(java_tools, tmp_path: Path):
+    """midPoint's guide's `keytool -genseckey -alias default ... -keysize 128 -storepass changeit -keypass midpoint`
     and our keystore are interchangeable: same alias, type, algorithm and size as Java sees them."""
-    seed = tmp_path / "seed.jceks"
+    keytools = tmp_path / "keytool.jceks"
     java_tools.keytool_run(
         "-genseckey",
         "-alias",
         "default",
         "-keystore",
-        str(seed),
+        str(keytools),
         "-storetype",
         "jceks",
         "-keyalg",
@@ -215,8 +215,8 @@ def test_midpoint_seed_command_and_our_equivalent_agree(java_tools, tmp_path: Pa
     )
     view = {
         name: java_tools.entries(p, "jceks", "changeit", default="midpoint")["default"]
-        for name, p in (("seed", seed), ("ours", ours))
+        for name, p in (("keytool", keytools), ("ours", ours))
     }
-    assert {k: v for k, v in view["seed"].items() if k != "sha256"} == {
+    assert {k: v for k, v in view["keytool"].items() if k != "sha256"} == {
         k: v for k, v in view["ours"].items() if k != "sha256"
     }
