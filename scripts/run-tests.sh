@@ -20,7 +20,23 @@ start_all=$(date +%s)
 summary=()
 failed=0
 sysctl_state=$(mktemp)
-trap 'rm -f "$sysctl_state"' EXIT
+# A realnodes cluster this run started is removed even when the run is interrupted (Ctrl-C, SIGTERM): its
+# privileged nodes' kubelets would go on changing the machine's kernel parameters. realnodes_pid is the start
+# running beside integration, in a session of its own (setsid) so that the whole start, Ansible and podman
+# included, stops at once.
+realnodes_owned="" realnodes_pid=""
+on_exit() {
+  if [ -n "$realnodes_owned" ]; then
+    echo "realnodes: removing the cluster this interrupted run started"
+    if [ -n "$realnodes_pid" ] && kill -0 "$realnodes_pid" 2>/dev/null; then
+      kill -TERM -- "-$(pgrep -P "$realnodes_pid" || echo "$realnodes_pid")" 2>/dev/null
+      wait "$realnodes_pid" 2>/dev/null
+    fi
+    python3 tests/realnodes/realnodes.py stop
+  fi
+  rm -f "$sysctl_state"
+}
+trap on_exit EXIT
 python3 tests/host_sysctl.py save "$sysctl_state"
 
 tier_static() {
@@ -48,6 +64,7 @@ tier_molecule() { tests/molecule/run.sh; }
 tier_realnodes() {
   local rc=0 cli=(python3 tests/realnodes/realnodes.py)
   rm -f tests/output/realnodes/figures.txt
+  realnodes_owned=yes
   if realnodes_started; then
     pytest -q -n 2 --dist loadfile -m "not disrupts_nodes" --durations=0 tests/realnodes || rc=$?
     pytest -q -p no:xdist -m disrupts_nodes --durations=0 tests/realnodes || rc=$?
@@ -56,6 +73,7 @@ tier_realnodes() {
   fi
   [ -f tests/output/realnodes/figures.txt ] && { echo "--- measured"; cat tests/output/realnodes/figures.txt; }
   "${cli[@]}" stop || rc=$?
+  realnodes_owned=""
   return $rc
 }
 tier_vm() { tests/vmlab/run.sh; }
@@ -82,6 +100,7 @@ realnodes_started() {
     return
   fi
   wait "$realnodes_pid"
+  realnodes_pid=""
   local rc seconds
   rc=$(cat "$realnodes_beside/start.rc") seconds=$(cat "$realnodes_beside/start.seconds")
   echo "realnodes start (beside integration): exit $rc, ${seconds}s"
@@ -131,8 +150,8 @@ for tier in "${tiers[@]}"; do
   echo "=== tier $tier ==="
   [ -n "${companions[$tier]:-}" ] && begin_companions "$tier"
   if [ "$tier" = integration ] && asked realnodes; then
-    realnodes_beside=$(mktemp -d)
-    record_run "$realnodes_beside" start python3 tests/realnodes/realnodes.py start &
+    realnodes_beside=$(mktemp -d) realnodes_owned=yes
+    record_run "$realnodes_beside" start setsid python3 tests/realnodes/realnodes.py start &
     realnodes_pid=$!
   fi
   if "tier_$tier"; then status=ok; else status=FAILED; failed=1; fi
