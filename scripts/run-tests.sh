@@ -28,8 +28,10 @@ realnodes_owned="" realnodes_pid=""
 on_exit() {
   if [ -n "$realnodes_owned" ]; then
     echo "realnodes: removing the cluster this interrupted run started"
-    if [ -n "$realnodes_pid" ] && kill -0 "$realnodes_pid" 2>/dev/null; then
-      kill -TERM -- "-$(pgrep -P "$realnodes_pid" || echo "$realnodes_pid")" 2>/dev/null
+    # The start is record_run's child, the leader of its own process group (setsid).
+    local start_group
+    if [ -n "$realnodes_pid" ] && start_group=$(pgrep -P "$realnodes_pid"); then
+      kill -TERM -- "-$start_group" 2>/dev/null
       wait "$realnodes_pid" 2>/dev/null
     fi
     python3 tests/realnodes/realnodes.py stop

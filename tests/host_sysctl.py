@@ -174,10 +174,12 @@ def restore(
     """Write back what the tests are known to change, and remove podman's default bridge if the tests made it;
     `only` (paths under /proc/sys, or patterns of them such as net/ipv4/conf/*/forwarding) narrows that to the
     parameters a caller knows it changed, leaving alone what concurrent test runs set meanwhile."""
-    changed = changed_parameters(saved, writable_parameters(root))
+    current = writable_parameters(root)
+    changed = changed_parameters(saved, current)
     if only is not None:
         changed = {rel: values for rel, values in changed.items() if matches(rel, only)}
-    if containers is None and any(matches(rel, FORWARDING) for rel in changed):
+    made = bridges_made(saved, current) if only is None else []
+    if containers is None and (made or any(matches(rel, FORWARDING) for rel in changed)):
         containers = running_containers()
     failures = 0
     for rel in sorted(changed, key=restore_order):
@@ -201,9 +203,8 @@ def restore(
         except OSError as exc:
             failures += 1
             print(f"host sysctl could not restore {key} to {value.strip()!r}: {exc}", file=sys.stderr)
-    made = bridges_made(saved, writable_parameters(root)) if only is None else []
     if made:
-        failures += remove_bridges(made, running_containers() if containers is None else containers, delete)
+        failures += remove_bridges(made, containers or [], delete)
     return 1 if failures else 0
 
 

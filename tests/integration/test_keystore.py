@@ -49,8 +49,8 @@ def ca_pem(common_name: str) -> str:
 def keystore(
     cluster, namespace: str, *extra_entries: dict, check: bool = False, diff: bool = False, **options
 ):
-    """The midPoint cluster's keystore as its guide makes it (`keytool -genseckey -alias default -keysize 128 -storepass changeit -keypass
-    midpoint` plus `--from-literal=keystore=changeit`) as a module call."""
+    """The midPoint cluster's keystore as its guide makes it (`keytool -genseckey -alias default -keysize 128
+    -storepass changeit -keypass midpoint` plus `--from-literal=keystore=changeit`) as a module call."""
     args = {
         "kubeconfig": cluster.kubeconfig,
         "name": SECRET,
